@@ -1,0 +1,1 @@
+"""Nova's services and the physical models they use, named as Nova names them."""

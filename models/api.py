@@ -1,0 +1,103 @@
+"""nova-api: ``API.resize`` (resize and cold migrate) and ``API.confirm_resize``.
+
+The API's workers serve HTTP requests. A resize or migrate is checked (instance
+state, flavor), marked ``resize_prep`` and handed to the conductor by a blocking
+``migrate_server`` call (Kilo): the worker waits through scheduling. The answer is
+HTTP 202, or 400 for NoValidHost, 409 for an instance busy with another operation,
+500 when the conductor did not reply within ``rpc_response_timeout``.
+"""
+from __future__ import annotations
+
+from typing import Any, Generator
+
+import simpy
+
+from models import states
+from models.scheduler import NoValidHost
+from models.service import NovaService
+from simulator.bus import Message, MessagingTimeout
+
+
+class InstanceInvalidState(Exception):
+    """409: the instance is not ACTIVE/STOPPED with no task (or not RESIZED to confirm)."""
+
+
+class CannotResizeToSameFlavor(Exception):
+    """400: a resize to the flavor the instance already has."""
+
+
+class NovaAPI(NovaService):
+    service = "nova-api"
+
+    def http(self, method: str, req: Any) -> None:
+        """A user's HTTP request arrives (resize / migrate / confirm)."""
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, "client", None,
+                                 "http.request", method, to_service=self.service, to_host=self.host)
+        self.deliver(Message(0, "http", "osapi_compute", method, {}, req, ("client", None), self.env.now))
+
+    def respond(self, req: Any, method: str, status: int, error: str | None = None) -> None:
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                                 "http.response", method, status=status, error=error)
+
+    def resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """API.resize: for a migrate ``flavor_new`` is the instance's own flavor."""
+        req = msg.ctx
+        cloud = self.cloud
+        inst = req.target
+        yield from self.busy("resize")
+        req.flavor_old = inst.flavor.name
+        req.source = cloud.hosts.names[inst.host]
+        if not inst.accepts_move:
+            error = InstanceInvalidState(
+                f"Cannot 'resize' instance {inst.name} while it is in vm_state {inst.vm_state}"
+                f", task_state {inst.task_state}")
+            return self._reject(req, 409, error)
+        if req.op == "resize":
+            new = cloud.flavors[req.flavor_new]
+            if new.name == inst.flavor.name:
+                return self._reject(req, 400, CannotResizeToSameFlavor("When resizing, instances must change flavor!"))
+        else:
+            new = inst.flavor
+            req.flavor_new = new.name
+        nova = cloud.nova
+        ignore: list[int] = []
+        if not nova.allow_resize_to_same_host:
+            ignore.append(inst.host)
+        if req.op == "migrate" and not nova.allow_migrate_to_same_host and inst.host not in ignore:
+            ignore.append(inst.host)
+        force = [cloud.hosts.index[req.requested_host]] if req.requested_host else []
+        inst.migration = None
+        inst.request = req
+        self.save(req, task_state=states.RESIZE_PREP)
+        req.enter("conductor", self.env.now)
+        args = {"flavor": new, "ignore_hosts": ignore, "force_hosts": force, "retry": None}
+        try:
+            yield cloud.bus.call(self.who, "conductor", "migrate_server", args, req,
+                                 timeout=nova.rpc_response_timeout)
+        except NoValidHost as exc:
+            self._answer(req, 400, type(exc).__name__)
+        except MessagingTimeout:
+            self._answer(req, 500, "MessagingTimeout")
+            cloud.api_timed_out(req)
+        else:
+            self._answer(req, 202)
+
+    def _answer(self, req: Any, status: int, error: str | None = None) -> None:
+        req.http_status = status
+        self.respond(req, "resize", status, error)
+
+    def _reject(self, req: Any, status: int, error: Exception) -> None:
+        self._answer(req, status, type(error).__name__)
+        self.cloud.finish(req, "rejected", type(error).__name__)
+
+    def confirm_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """API.confirm_resize: migration ``confirming``, then a cast to the source."""
+        req = msg.ctx
+        yield from self.busy("confirm_resize")
+        inst = req.target
+        m = inst.migration
+        if inst.vm_state != states.RESIZED or m is None or m.request is not req or m.status != states.FINISHED:
+            self.respond(req, "confirm_resize", 409, "InstanceInvalidState")
+            return
+        self.cloud.start_confirm(self.who, req)
+        self.respond(req, "confirm_resize", 204)

@@ -1,0 +1,191 @@
+"""The whole simulated cloud, built from a validated scenario and wired together.
+
+Building takes the same steps every time: flavors and hosts, the database, the bus,
+the services on their topics (nova-api, nova-conductor, nova-scheduler, one
+nova-compute per host), the driver, the initial placement of instances, then the
+workload. ``Cloud`` also keeps the requests' book: each request ends in exactly one
+final status, and the run is over when no request has anything still to come.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import simpy
+
+from models import states
+from models.api import NovaAPI
+from models.compute import NovaCompute
+from models.conductor import NovaConductor
+from models.database import Database
+from models.driver import SimpleDriver
+from models.hosts import HostTable
+from models.objects import Flavor, Instance
+from models.request import Request
+from models.scheduler import NoValidHost, RequestSpec, SchedulerView, select_hosts
+from models.scheduler_manager import NovaScheduler
+from models.workload import Workload
+from simulator.bus import MessageBus
+from simulator.distributions import Sampler, make_sampler
+from simulator.errors import ScenarioError
+from simulator.random_streams import RandomStreams
+from simulator.recorder import TraceRecorder
+from simulator.scenario import LoadedScenario
+
+
+def _service_times(spec: Any) -> dict[str, Sampler]:
+    if isinstance(spec, dict) and "dist" not in spec:
+        out = {op: make_sampler(v) for op, v in spec.items()}
+        out.setdefault("default", make_sampler(0))
+        return out
+    return {"default": make_sampler(spec)}
+
+
+class Cloud:
+    """Services, hosts, database and bus of one run, and the book of its requests."""
+
+    def __init__(self, loaded: LoadedScenario, env: simpy.Environment, streams: RandomStreams,
+                 recorder: TraceRecorder):
+        model = loaded.model
+        self.loaded = loaded
+        self.env = env
+        self.streams = streams
+        self.recorder = recorder
+        self.nova = model.nova
+        self.flavors = {name: Flavor(name, **f.model_dump()) for name, f in model.flavors.items()}
+        hs = loaded.hosts
+        self.hosts = HostTable(
+            [h.name for h in hs], [h.rack for h in hs], [h.vcpus for h in hs],
+            [h.ram_mb for h in hs], [h.disk_gb for h in hs], [h.nic_gbps for h in hs],
+            cpu_allocation_ratio=self.nova.cpu_allocation_ratio,
+            ram_allocation_ratio=self.nova.ram_allocation_ratio,
+            disk_allocation_ratio=self.nova.disk_allocation_ratio,
+            reserved_host_memory_mb=self.nova.reserved_host_memory_mb,
+            reserved_host_disk_mb=self.nova.reserved_host_disk_mb)
+        self.db = Database(recorder, self.flavors, self.hosts.names)
+        latency = make_sampler(model.bus.latency)
+        rng_bus = streams.stream("bus.latency")
+        self.bus = MessageBus(env, (lambda: latency(rng_bus)), recorder)
+        svc = model.services
+        self.api = NovaAPI(self, "controller", svc.api.workers, _service_times(svc.api.service_time),
+                           streams.stream("services.api"), None)
+        self.conductor = NovaConductor(self, "controller", svc.conductor.workers,
+                                       _service_times(svc.conductor.service_time),
+                                       streams.stream("services.conductor"), "conductor")
+        self.scheduler = NovaScheduler(self, "controller", svc.scheduler.workers,
+                                       _service_times(svc.scheduler.service_time),
+                                       streams.stream("services.scheduler"), "scheduler")
+        compute_times = _service_times(svc.compute.service_time)
+        self.computes = [
+            NovaCompute(self, i, name, svc.compute.workers, compute_times,
+                        streams.stream(f"services.compute.{name}"), f"compute.{name}")
+            for i, name in enumerate(self.hosts.names)]
+        guest = model.guest
+        self.driver = SimpleDriver(env, self.hosts, shutdown=make_sampler(guest.shutdown),
+                                   boot=make_sampler(guest.boot),
+                                   shutdown_timeout=self.nova.shutdown_timeout,
+                                   rng_shutdown=streams.stream("guest.shutdown"),
+                                   rng_boot=streams.stream("guest.boot"))
+        self._place_instances()
+        self.workload = Workload(self, model.workload)
+        self.requests: list[Request] = []
+        self.open = self.workload.total
+        self.done = env.event()
+        self.on_settle: Callable[[Request], None] | None = None
+        if self.open == 0:
+            self.done.succeed()
+
+    # -- building ------------------------------------------------------------------
+    def _place_instances(self) -> None:
+        """Place the scenario's instances at t=0 with the scheduler's own filters and
+        weighers (or on the host given), failing loudly when one cannot fit."""
+        view = SchedulerView(self.hosts, worker=-1)
+        rng = self.streams.stream("placement")
+        groups = {}
+        for gi, g in enumerate(self.loaded.model.instances):
+            groups[id(g)] = gi
+        for idx, spec in enumerate(self.loaded.instances):
+            flavor = self.flavors[spec.flavor]
+            if spec.host is not None:
+                host = self.hosts.index[spec.host]
+                if not self.hosts.fits_ram(host, flavor):
+                    raise ScenarioError(self.loaded.source, f"instances[{spec.group}].host",
+                                        f"instance {spec.name} ({flavor.name}, {flavor.ram_mb} MB) does "
+                                        f"not fit on host {spec.host}: RAM limit reached")
+            else:
+                try:
+                    host = select_hosts(view, RequestSpec(flavor), rng=rng, best_n=1,
+                                        host_subset_size=self.nova.host_subset_size).host
+                except NoValidHost:
+                    raise ScenarioError(self.loaded.source, f"instances[{spec.group}]",
+                                        f"no host has room for instance {spec.name} ({flavor.name}, "
+                                        f"{flavor.ram_mb} MB RAM) at placement: add hosts or raise "
+                                        f"nova.ram_allocation_ratio") from None
+            self.hosts.take(host, flavor)
+            self.db.add_instance(Instance(spec.name, idx, flavor, host, spec.disk_used_gb, spec.vm_state))
+
+    def start(self) -> None:
+        self.workload.start()
+
+    # -- the requests' book ------------------------------------------------------------
+    def arrive(self, req: Request) -> None:
+        self.requests.append(req)
+        self.api.http("resize", req)
+
+    def finish(self, req: Request, status: str, reason: str | None = None) -> None:
+        """The request has reached a final status; nothing more will come for it."""
+        if req.settled:
+            return
+        req.status = status
+        if reason is not None:
+            req.reason = reason
+        if req.finished is None:
+            req.stop_clock(self.env.now)
+        self._settle(req)
+
+    def verify_resize(self, req: Request) -> None:
+        """The instance is in VERIFY_RESIZE: the request's latency ends here."""
+        req.stop_clock(self.env.now)
+        req.status = "resized"
+        if req.confirm_after is not None:
+            self.env.timeout(req.confirm_after).callbacks.append(lambda _ev: self._user_confirm(req))
+        elif self.nova.resize_confirm_window <= 0:
+            self._settle(req)
+
+    def _user_confirm(self, req: Request) -> None:
+        if req.confirm_started is None:
+            req.confirm_started = self.env.now
+        self.api.http("confirm_resize", req)
+
+    def start_confirm(self, who: tuple[str, str | None], req: Request) -> None:
+        """API.confirm_resize's effect, from nova-api or the auto-confirm task."""
+        inst = req.target
+        m = inst.migration
+        if req.confirm_started is None:
+            req.confirm_started = self.env.now
+        self.db.save(self.env.now, who, inst, req, migration_status=states.CONFIRMING)
+        self.bus.cast(who, f"compute.{self.hosts.names[m.source]}", "confirm_resize", {}, req)
+
+    def confirmed(self, req: Request) -> None:
+        req.confirm = self.env.now - req.confirm_started
+        self.finish(req, "confirmed")
+
+    def api_timed_out(self, req: Request) -> None:
+        """nova-api gave up on the conductor (HTTP 500); the move may still go on."""
+        if not req.settled and req.reason is None:
+            req.reason = "MessagingTimeout"
+
+    def _settle(self, req: Request) -> None:
+        req.settled = True
+        self.open -= 1
+        if self.on_settle is not None:
+            self.on_settle(req)
+        if self.open == 0:
+            self.done.succeed()
+
+    def close_books(self) -> None:
+        """At the end of the run, name what is still open: unconfirmed or in flight."""
+        for req in self.requests:
+            if not req.settled:
+                if req.status != "resized":
+                    req.status = "in_flight"
+                req.settled = True

@@ -1,0 +1,213 @@
+"""nova-compute on one host: the destination's ``prep_resize`` and ``finish_resize``,
+the source's ``resize_instance`` and ``confirm_resize``, and the periodic
+``_poll_unconfirmed_resizes`` that auto-confirms.
+
+Each handler runs on one of the host's RPC executor threads and records states and
+notifications at the points where Nova's ComputeManager records them. A failed
+resize claim reschedules as Kilo does: the destination calls the conductor's
+``migrate_server`` with the retry counter; when that call fails (attempts exhausted)
+the instance ends in ERROR.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Generator
+
+import simpy
+
+from models import states
+from models.hosts import ComputeResourcesUnavailable
+from models.service import NovaService
+from simulator.bus import Message
+
+
+class ResizeError(Exception):
+    """The driver refused the resize (``Unable to resize disk down.``)."""
+
+
+class NovaCompute(NovaService):
+    service = "nova-compute"
+
+    def __init__(self, cloud: Any, index: int, *args: Any, **kwargs: Any):
+        super().__init__(cloud, *args, **kwargs)
+        self.index = index
+        #: first run of the periodic tasks: a random whole-second fuzzy delay (oslo.service)
+        self.periodic_offset = float(self.rng.randint(0, int(cloud.nova.periodic_fuzzy_delay)))
+        self._autoconfirm_ticks: dict[float, list[Any]] = {}
+
+    # -- destination: prep_resize ------------------------------------------------------
+    def prep_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        req = msg.ctx
+        cloud = self.cloud
+        inst = req.target
+        flavor = msg.args["flavor"]
+        pick = msg.args["pick"]
+        yield from self.busy("prep_resize")
+        self.notify(req, "instance.exists")
+        self.notify(req, "instance.resize_prep.start")
+        try:
+            # _prep_resize → ResourceTracker.resize_claim (tests the RamFilter limit)
+            cloud.hosts.claim(self.index, flavor)
+        except ComputeResourcesUnavailable as exc:
+            pick.release()
+            yield from self._reschedule_resize_or_reraise(msg, exc)
+            return
+        pick.release()
+        source = inst.host
+        cloud.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
+        self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
+        req.enter("resize_instance", self.env.now)
+        cloud.bus.cast(self.who, f"compute.{cloud.hosts.names[source]}", "resize_instance", {}, req)
+        self.notify(req, "instance.resize_prep.end")
+
+    def _reschedule_resize_or_reraise(self, msg: Message, error: Exception) -> Generator[simpy.Event, Any, None]:
+        req = msg.ctx
+        cloud = self.cloud
+        self.save(req, task_state=states.RESIZE_PREP)
+        retry = msg.args["retry"]
+        rescheduled = False
+        if retry is not None:
+            req.enter("conductor", self.env.now)
+            args = dict(msg.args)
+            del args["pick"]
+            try:
+                yield cloud.bus.call(self.who, "conductor", "migrate_server", args, req,
+                                     timeout=cloud.nova.rpc_response_timeout)
+                rescheduled = True
+            except Exception as exc:  # MaxRetriesExceeded, NoValidHost, MessagingTimeout
+                self.fault(req, exc)
+                self.notify(req, "instance.resize.error", error=type(exc).__name__)
+                reason = type(exc).__name__
+        if rescheduled:
+            self.fault(req, error)
+            self.notify(req, "instance.resize.error", error=type(error).__name__)
+            self.notify(req, "instance.resize_prep.end")
+            return
+        if retry is None:
+            reason = type(error).__name__
+        self.notify(req, "instance.resize_prep.end")
+        # _error_out_instance_on_exception: vm_state ERROR (the task state is left as is)
+        self.save(req, vm_state=states.ERROR)
+        self.notify(req, "compute.exception", error=type(error).__name__)
+        cloud.finish(req, "error", reason)
+
+    # -- source: resize_instance -----------------------------------------------------
+    def resize_instance(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        req = msg.ctx
+        cloud = self.cloud
+        inst = req.target
+        m = inst.migration
+        yield from self.busy("resize_instance")
+        self.save(req, migration_status=states.MIGRATING)
+        self.save(req, task_state=states.RESIZE_MIGRATING)
+        self.notify(req, "instance.resize.start")
+        # driver.migrate_disk_and_power_off
+        if m.new_flavor.root_gb < m.old_flavor.root_gb or m.new_flavor.ephemeral_gb < m.old_flavor.ephemeral_gb:
+            return self._rollback_disk_down(req, ResizeError("Resize error: Unable to resize disk down."))
+        driver = cloud.driver
+        req.enter("power_off", self.env.now)
+        self.step(req, "power_off", "start")
+        result = yield from driver.power_off(inst)
+        inst.power_on = False
+        self.step(req, "power_off", "end", seconds=result.seconds, hard=result.hard)
+        req.enter("disk_copy", self.env.now)
+        self.step(req, "copy_disks", "start", to_host=cloud.hosts.names[m.dest], gib=inst.disk_used_gb)
+        seconds = yield from driver.copy_disks(inst, m.source, m.dest)
+        self.step(req, "copy_disks", "end", seconds=round(seconds, 6))
+        req.enter("resize_instance", self.env.now)
+        self.save(req, migration_status=states.POST_MIGRATING)
+        inst.host = m.dest
+        self.save(req, task_state=states.RESIZE_MIGRATED)
+        req.enter("finish_resize", self.env.now)
+        cloud.bus.cast(self.who, f"compute.{cloud.hosts.names[m.dest]}", "finish_resize", {}, req)
+        self.notify(req, "instance.resize.end")
+
+    def _rollback_disk_down(self, req: Any, error: ResizeError) -> None:
+        """InstanceFaultRollback: the guest is untouched, the move is abandoned."""
+        cloud = self.cloud
+        m = req.target.migration
+        self.save(req, vm_state=states.ACTIVE if req.target.power_on else states.STOPPED,
+                  task_state=None)
+        self.save(req, migration_status=states.MIGRATION_ERROR)
+        # Nova's resource audit drops the destination's claim for a migration in error
+        # within a minute; we release it at once (docs/assumptions.md).
+        cloud.hosts.release(m.dest, m.new_flavor)
+        self.fault(req, error)
+        self.notify(req, "compute.exception", error="ResizeError")
+        cloud.finish(req, "error", "ResizeError")
+
+    # -- destination: finish_resize -----------------------------------------------------
+    def finish_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        req = msg.ctx
+        cloud = self.cloud
+        inst = req.target
+        m = inst.migration
+        yield from self.busy("finish_resize")
+        cloud.db.set_flavor(inst, m.new_flavor)
+        self.save(req, task_state=states.RESIZE_FINISH)
+        self.notify(req, "instance.resize_finish.start")
+        power_on = inst.vm_state != states.STOPPED
+        self.step(req, "finish_migration", "start", power_on=power_on)
+        seconds = yield from cloud.driver.finish_migration(inst)
+        inst.power_on = power_on
+        self.step(req, "finish_migration", "end", seconds=round(seconds, 6))
+        m.finished_at = self.env.now
+        self.save(req, migration_status=states.FINISHED)
+        self.save(req, vm_state=states.RESIZED, task_state=None)
+        cloud.verify_resize(req)
+        self.notify(req, "instance.resize_finish.end")
+        if cloud.nova.resize_confirm_window > 0:
+            self._auto_confirm_later(m)
+
+    # -- source: confirm_resize -------------------------------------------------------
+    def confirm_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        req = msg.ctx
+        cloud = self.cloud
+        inst = req.target
+        m = inst.migration
+        yield from self.busy("confirm_resize")
+        if m.status == states.CONFIRMED:
+            return
+        self.notify(req, "instance.resize_confirm.start")
+        # driver.confirm_migration: delete <instance dir>_resize, undefine the old domain
+        self.save(req, migration_status=states.CONFIRMED)
+        cloud.hosts.release(m.source, m.old_flavor)
+        self.save(req, vm_state=states.ACTIVE if inst.power_on else states.STOPPED, task_state=None,
+                  released=self.host)
+        self.notify(req, "instance.resize_confirm.end")
+        cloud.confirmed(req)
+
+    # -- periodic: _poll_unconfirmed_resizes --------------------------------------------
+    def _auto_confirm_later(self, m: Any) -> None:
+        """Queue ``m`` for the first periodic run at which it is old enough.
+
+        Nova runs the task every ``periodic_interval`` from a random first delay and
+        confirms migrations that finished at least ``resize_confirm_window`` ago. Only
+        the runs that have something to confirm are simulated.
+        """
+        nova = self.cloud.nova
+        due = m.finished_at + nova.resize_confirm_window
+        k = max(0, math.ceil((due - self.periodic_offset) / nova.periodic_interval))
+        tick = self.periodic_offset + k * nova.periodic_interval
+        if tick < due:  # float rounding
+            k += 1
+            tick = self.periodic_offset + k * nova.periodic_interval
+        batch = self._autoconfirm_ticks.get(tick)
+        if batch is None:
+            self._autoconfirm_ticks[tick] = [m]
+            self.env.process(self._poll_unconfirmed_resizes(tick))
+        else:
+            batch.append(m)
+
+    def _poll_unconfirmed_resizes(self, tick: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(tick - self.env.now)
+        for m in self._autoconfirm_ticks.pop(tick):
+            req = m.request
+            inst = m.instance
+            if m.status != states.FINISHED or inst.migration is not m:
+                continue  # confirmed or reverted by the user meanwhile
+            self.step(req, "_poll_unconfirmed_resizes", "start")
+            yield from self.busy("_poll_unconfirmed_resizes")
+            if inst.vm_state == states.RESIZED and inst.task_state is None and m.status == states.FINISHED:
+                self.cloud.start_confirm(self.who, req)
+            self.step(req, "_poll_unconfirmed_resizes", "end")

@@ -1,0 +1,99 @@
+"""Compute hosts and their resource tracker: what each host has and what is claimed.
+
+One table for all hosts, held in numpy arrays so the scheduler can filter and weigh
+every host at once (a request costs a few vector operations, not a Python loop over
+hosts). The arrays are the resource trackers' truth, as the compute nodes write it
+to the database: a claim or a release changes them at once and every scheduler
+worker sees it on its next request.
+
+Accounting follows Kilo's resource tracker: RAM used counts
+``reserved_host_memory_mb``; a claim tests RAM against ``ram_mb ×
+ram_allocation_ratio`` (the limit ``RamFilter`` sets; vCPU and disk are only counted,
+because Kilo's default filters set no limit for them).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from models.objects import Flavor
+
+
+class ComputeResourcesUnavailable(Exception):
+    """A claim that does not fit (nova.exception.ComputeResourcesUnavailable)."""
+
+
+class HostTable:
+    """All compute hosts: capacities, usage, and the claim / release operations."""
+
+    def __init__(self, names: Sequence[str], racks: Sequence[str | None], vcpus: Sequence[int],
+                 ram_mb: Sequence[int], disk_gb: Sequence[int], nic_gbps: Sequence[float], *,
+                 cpu_allocation_ratio: float, ram_allocation_ratio: float,
+                 disk_allocation_ratio: float, reserved_host_memory_mb: int,
+                 reserved_host_disk_mb: int):
+        self.names = list(names)
+        self.index = {n: i for i, n in enumerate(self.names)}
+        self.racks = list(racks)
+        self.nic_gbps = np.asarray(nic_gbps, dtype=float)
+        self.vcpus = np.asarray(vcpus, dtype=np.int64)
+        self.ram_mb = np.asarray(ram_mb, dtype=np.int64)
+        self.disk_gb = np.asarray(disk_gb, dtype=np.int64)
+        n = len(self.names)
+        self.used_vcpus = np.zeros(n, dtype=np.int64)
+        self.used_ram_mb = np.zeros(n, dtype=np.int64)
+        self.used_disk_gb = np.zeros(n, dtype=np.int64)
+        self.up = np.ones(n, dtype=bool)
+        self.cpu_allocation_ratio = cpu_allocation_ratio
+        self.ram_allocation_ratio = ram_allocation_ratio
+        self.disk_allocation_ratio = disk_allocation_ratio
+        self.reserved_ram_mb = reserved_host_memory_mb
+        self.reserved_disk_gb = reserved_host_disk_mb / 1024.0
+        # RAM limit per host, as RamFilter sets it: total × ratio
+        self.ram_limit_mb = self.ram_mb * ram_allocation_ratio
+        self.claims = 0
+        self.releases = 0
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def free_ram_mb(self) -> np.ndarray:
+        """Free RAM as the compute node reports it (reserved memory counts as used)."""
+        return self.ram_mb - self.reserved_ram_mb - self.used_ram_mb
+
+    def fits_ram(self, host: int, flavor: Flavor) -> bool:
+        """The resize claim's RAM test against RamFilter's limit."""
+        used = self.reserved_ram_mb + self.used_ram_mb[host]
+        return flavor.ram_mb <= self.ram_limit_mb[host] - used
+
+    def claim(self, host: int, flavor: Flavor) -> None:
+        """Test the claim and take the flavor's resources on ``host``."""
+        if not self.fits_ram(host, flavor):
+            free = self.ram_limit_mb[host] - self.reserved_ram_mb - self.used_ram_mb[host]
+            raise ComputeResourcesUnavailable(
+                f"Insufficient compute resources: Free memory {free:.2f} MB < requested "
+                f"{flavor.ram_mb} MB on {self.names[host]}")
+        self.take(host, flavor)
+
+    def take(self, host: int, flavor: Flavor) -> None:
+        """Count a flavor on a host without testing it."""
+        self.used_vcpus[host] += flavor.vcpus
+        self.used_ram_mb[host] += flavor.ram_mb
+        self.used_disk_gb[host] += flavor.disk_gb
+        self.claims += 1
+
+    def release(self, host: int, flavor: Flavor) -> None:
+        """Give a flavor's resources back (drop_move_claim, abort_claim)."""
+        self.used_vcpus[host] -= flavor.vcpus
+        self.used_ram_mb[host] -= flavor.ram_mb
+        self.used_disk_gb[host] -= flavor.disk_gb
+        self.releases += 1
+        assert self.used_ram_mb[host] >= 0 and self.used_vcpus[host] >= 0, "released more than claimed"
+
+    def usage(self, host: int) -> dict[str, str]:
+        """Used / capacity of each resource on one host, for people to read."""
+        return {
+            "vcpus": f"{self.used_vcpus[host]}/{self.vcpus[host]}",
+            "ram_mb": f"{self.used_ram_mb[host] + self.reserved_ram_mb}/{self.ram_mb[host]}",
+            "disk_gb": f"{self.used_disk_gb[host]}/{self.disk_gb[host]}",
+        }

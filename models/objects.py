@@ -1,0 +1,67 @@
+"""The records Nova keeps in its database that the pipeline reads and writes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models import states
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """A flavor (instance type): what an instance of it claims on its host."""
+
+    name: str
+    vcpus: int
+    ram_mb: int
+    root_gb: int
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+
+    @property
+    def disk_gb(self) -> int:
+        """Disk the resource tracker counts for it (root + ephemeral, as Kilo does)."""
+        return self.root_gb + self.ephemeral_gb
+
+
+class Migration:
+    """A Migration record: created by the destination's resize claim (Kilo)."""
+
+    __slots__ = ("id", "instance", "source", "dest", "old_flavor", "new_flavor", "status",
+                 "finished_at", "request")
+
+    def __init__(self, id: int, instance: "Instance", source: int, dest: int,
+                 old_flavor: Flavor, new_flavor: Flavor, request: object):
+        self.id = id
+        self.instance = instance
+        self.source = source
+        self.dest = dest
+        self.old_flavor = old_flavor
+        self.new_flavor = new_flavor
+        self.status = states.PRE_MIGRATING
+        self.finished_at: float | None = None
+        self.request = request
+
+
+class Instance:
+    """A server: its flavor, host and states. ``host`` is an index into the host table."""
+
+    __slots__ = ("name", "index", "flavor", "host", "vm_state", "task_state", "power_on",
+                 "disk_used_gb", "migration", "request")
+
+    def __init__(self, name: str, index: int, flavor: Flavor, host: int, disk_used_gb: float,
+                 vm_state: str = states.ACTIVE):
+        self.name = name
+        self.index = index
+        self.flavor = flavor
+        self.host = host
+        self.vm_state = vm_state
+        self.task_state: str | None = None
+        self.power_on = vm_state != states.STOPPED
+        self.disk_used_gb = disk_used_gb
+        self.migration: Migration | None = None
+        self.request: object | None = None
+
+    @property
+    def accepts_move(self) -> bool:
+        """What nova-api's check_instance_state lets a resize or migrate start from."""
+        return self.vm_state in states.RESIZABLE_VM_STATES and self.task_state is None

@@ -1,0 +1,82 @@
+"""A user's request and what became of it: one row of requests.csv.
+
+The request is also the RPC context every message carries (request id, instance,
+attempt). Its latency is split into phases along the critical path: each phase
+starts when the message that begins it is sent (time in transit counts to the phase
+that receives it), so the phases up to ``finish_resize`` add up to the latency.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+#: phases of the critical path, in pipeline order; they add up to ``latency``
+PHASES = ("api", "conductor", "scheduler", "prep_resize", "resize_instance", "power_off",
+          "disk_copy", "finish_resize")
+
+#: columns of requests.csv, in order
+COLUMNS = ("request", "instance", "op", "flavor_old", "flavor_new", "source", "dest",
+           "submitted", "finished", "status", "reason", "http_status", "latency", "attempts",
+           *PHASES, "confirm", "queue_wait")
+
+
+class Request:
+    """One resize or migrate request from arrival at nova-api to its final status."""
+
+    __slots__ = ("request", "instance", "op", "flavor_old", "flavor_new", "source", "dest",
+                 "submitted", "finished", "status", "reason", "http_status", "attempts",
+                 "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
+                 "confirm_after", "workload", "target", "attempt", "pick", "settled", "selections",
+                 "requested_host")
+
+    def __init__(self, request: int, op: str, submitted: float, workload: int):
+        self.request = request
+        self.op = op
+        self.instance: str | None = None
+        self.target: Any = None
+        self.flavor_old: str | None = None
+        self.flavor_new: str | None = None
+        self.source: str | None = None
+        self.dest: str | None = None
+        self.submitted = submitted
+        self.finished: float | None = None
+        self.status: str | None = None
+        self.reason: str | None = None
+        self.http_status: int | None = None
+        self.attempts = 0
+        self.attempt = 0
+        self.phases = dict.fromkeys(PHASES, 0.0)
+        self._phase: str | None = "api"
+        self._mark = submitted
+        self.confirm_started: float | None = None
+        self.confirm: float | None = None
+        self.queue_wait = 0.0
+        self.confirm_after: float | None = None
+        self.workload = workload
+        self.pick: Any = None
+        self.settled = False
+        self.selections: list[Any] = []
+        self.requested_host: str | None = None
+
+    def enter(self, phase: str, now: float) -> None:
+        """The critical path moves on to ``phase`` at ``now``."""
+        if self._phase is not None:
+            self.phases[self._phase] += now - self._mark
+        self._phase = phase
+        self._mark = now
+
+    def stop_clock(self, now: float) -> None:
+        """The instance reached VERIFY_RESIZE or its final state: latency ends."""
+        if self._phase is not None:
+            self.phases[self._phase] += now - self._mark
+        self._phase = None
+        self.finished = now
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.finished is None else self.finished - self.submitted
+
+    def row(self) -> dict[str, Any]:
+        r = {c: getattr(self, c, None) for c in COLUMNS if c not in self.phases}
+        r["latency"] = self.latency
+        r.update(self.phases)
+        return {c: r[c] for c in COLUMNS}

@@ -1,0 +1,85 @@
+"""What every Nova service shares: a worker pool on its topic, service times, and
+the trace records of its steps and notifications.
+
+A worker (an api / conductor / scheduler process, a nova-compute RPC executor thread)
+is held for the whole handler, including the calls it makes and the driver work it
+waits on. ``busy(op)`` is the handler's own processing (database, marshalling),
+drawn from the scenario's ``service_time`` for that operation.
+"""
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, Generator
+
+import simpy
+
+from simulator.bus import Message
+from simulator.distributions import Sampler
+from simulator.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from models.cloud import Cloud
+
+
+class NovaService:
+    """Base of nova-api, nova-conductor, nova-scheduler and nova-compute."""
+
+    service = "nova-service"
+
+    def __init__(self, cloud: "Cloud", host: str, workers: int, service_times: dict[str, Sampler],
+                 rng: random.Random, topic: str | None):
+        self.cloud = cloud
+        self.env = cloud.env
+        self.host = host
+        self.who = (self.service, host)
+        self.topic = topic
+        self.service_times = service_times
+        self.rng = rng
+        self.pool = WorkerPool(cloud.env, f"{self.service}@{host}", workers, self._handle)
+        if topic is not None:
+            cloud.bus.register(topic, self)
+
+    # -- the consumer side of the bus -------------------------------------------------
+    def deliver(self, msg: Message) -> None:
+        self.pool.submit(msg)
+
+    def queue_depth(self) -> int:
+        return self.pool.queue_depth()
+
+    def _handle(self, msg: Message, worker: int) -> Generator[simpy.Event, Any, None]:
+        req = msg.ctx
+        req.queue_wait += msg.wait
+        rec = self.cloud.recorder
+        rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
+                 msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
+                 msg=msg.id, attempt=req.attempt)
+        yield from getattr(self, msg.method)(msg)
+        rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
+                 msg.method, worker=worker, msg=msg.id, attempt=req.attempt)
+
+    # -- helpers for handlers ---------------------------------------------------------
+    def busy(self, op: str) -> Generator[simpy.Event, Any, None]:
+        """The handler's own processing time for ``op``."""
+        sampler = self.service_times.get(op) or self.service_times["default"]
+        t = sampler(self.rng)
+        if t > 0:
+            yield self.env.timeout(t)
+
+    def notify(self, req: Any, event_type: str, **payload: Any) -> None:
+        """Send a versioned notification (recorded in the trace)."""
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                                 "notification", event_type, attempt=req.attempt, **payload)
+
+    def fault(self, req: Any, error: BaseException) -> None:
+        """Record an instance fault (instance_faults table)."""
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                                 "instance_fault", type(error).__name__, message=str(error),
+                                 attempt=req.attempt)
+
+    def step(self, req: Any, name: str, edge: str, **extra: Any) -> None:
+        """Mark the start or end of a sub-step inside a handler (driver work)."""
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                                 f"step.{edge}", name, attempt=req.attempt, **extra)
+
+    def save(self, req: Any, **changes: Any) -> None:
+        self.cloud.db.save(self.env.now, self.who, req.target, req, **changes)

@@ -1,0 +1,35 @@
+"""Nova's names for instance states, task states, migration statuses, and ours for
+request outcomes. (nova/compute/vm_states.py, nova/compute/task_states.py)"""
+
+# vm_state
+ACTIVE = "active"
+STOPPED = "stopped"
+RESIZED = "resized"
+ERROR = "error"
+
+# task_state
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_MIGRATED = "resize_migrated"
+RESIZE_FINISH = "resize_finish"
+RESIZE_REVERTING = "resize_reverting"
+
+#: task states that make the IoOpsWeigher count an instance as an I/O operation
+IO_OPS_TASK_STATES = frozenset({RESIZE_MIGRATING, RESIZE_PREP})
+
+# Migration.status
+PRE_MIGRATING = "pre-migrating"
+MIGRATING = "migrating"
+POST_MIGRATING = "post-migrating"
+FINISHED = "finished"
+CONFIRMING = "confirming"
+CONFIRMED = "confirmed"
+REVERTING = "reverting"
+REVERTED = "reverted"
+MIGRATION_ERROR = "error"
+
+#: the vm_states nova-api accepts a resize or migrate from (check_instance_state)
+RESIZABLE_VM_STATES = frozenset({ACTIVE, STOPPED})
+
+# Final status of a request, as requests.csv and summary.json report it.
+REQUEST_STATUSES = ("confirmed", "reverted", "resized", "rejected", "error", "stuck", "in_flight")

@@ -1,0 +1,1 @@
+"""Plots of a run's results (matplotlib, written as PNG files)."""

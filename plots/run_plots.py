@@ -1,0 +1,54 @@
+"""A run's plots: ``latency.png`` (distribution of request latency) and
+``phases.png`` (mean time per phase of the critical path)."""
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from models.request import PHASES  # noqa: E402
+from simulator.summary import MOVED  # noqa: E402
+
+_META = {"Software": None}
+
+
+def write_run_plots(result: Any, outdir: Any) -> None:
+    """Draw the run's plots into ``outdir`` (an ``OutputDir``)."""
+    name = result.summary["scenario"].get("name", "")
+    moved = [r for r in result.rows if r["status"] in MOVED]
+    lat = sorted(r["latency"] for r in moved)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    if lat:
+        ax1.hist(lat, bins=min(50, max(5, len(lat) // 4)), color="#4c72b0")
+        ax2.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], color="#4c72b0")
+        s = result.summary["latency"]
+        for q, style in (("p50", "--"), ("p90", ":"), ("p99", "-.")):
+            ax1.axvline(s[q], color="k", linestyle=style, linewidth=1, label=f"{q} {s[q]:.1f} s")
+        ax1.legend(fontsize=8)
+    else:
+        ax1.text(0.5, 0.5, "no request reached VERIFY_RESIZE", ha="center", transform=ax1.transAxes)
+    ax1.set_xlabel("latency to VERIFY_RESIZE (s)")
+    ax1.set_ylabel("requests")
+    ax2.set_xlabel("latency to VERIFY_RESIZE (s)")
+    ax2.set_ylabel("fraction of requests")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(f"{name}: request latency ({len(lat)} moved of {len(result.rows)} requests)")
+    fig.tight_layout()
+    fig.savefig(outdir.temp("latency.png"), dpi=100, format="png", metadata=_META)
+    plt.close(fig)
+
+    phases = result.summary["phases"]
+    means = [phases[p]["mean"] or 0.0 for p in PHASES]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.barh(list(PHASES)[::-1], means[::-1], color="#55a868")
+    ax.bar_label(bars, labels=[f"{m:.2f} s" for m in means[::-1]], fontsize=8, padding=2)
+    ax.set_xlabel("mean seconds per request (requests that reached VERIFY_RESIZE)")
+    ax.set_title(f"{name}: where the latency goes")
+    ax.margins(x=0.15)
+    fig.tight_layout()
+    fig.savefig(outdir.temp("phases.png"), dpi=100, format="png", metadata=_META)
+    plt.close(fig)

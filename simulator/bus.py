@@ -1,0 +1,160 @@
+"""A message bus with oslo.messaging's semantics, knowing nothing of Nova.
+
+- ``cast(topic, method, ...)``: fire and forget; the message reaches the topic's
+  consumer after one bus latency.
+- ``call(topic, method, ...)``: returns an event the caller yields on. It succeeds
+  with the callee's reply, fails with the callee's exception, or fails with
+  ``MessagingTimeout`` when no reply came within ``timeout`` seconds. A reply that
+  comes after the caller gave up is dropped, as oslo.messaging drops it; the callee
+  is never told.
+- Each topic has one consumer (a worker pool), whose queue depth is observable.
+
+Latency is paid in transit; services never sleep for it. Sending to a topic that no
+consumer listens on is a wiring error raised at once.
+"""
+from __future__ import annotations
+
+import itertools
+from functools import partial
+from typing import Any, Callable, Protocol
+
+import simpy
+
+from simulator.recorder import TraceRecorder
+
+
+class MessagingTimeout(Exception):
+    """No reply to an RPC call within the timeout (oslo.messaging's exception)."""
+
+
+class Consumer(Protocol):
+    """What a topic delivers to: a service's worker pool."""
+
+    service: str
+    host: str | None
+
+    def deliver(self, msg: "Message") -> None: ...
+
+    def queue_depth(self) -> int: ...
+
+
+class Message:
+    """One RPC message. ``ctx`` is the caller's request context (request, instance)."""
+
+    __slots__ = ("id", "kind", "topic", "method", "args", "ctx", "sender", "sent_at",
+                 "enqueued_at", "wait", "behind", "worker", "reply_event")
+
+    def __init__(self, id: int, kind: str, topic: str, method: str, args: dict[str, Any],
+                 ctx: Any, sender: tuple[str, str | None], sent_at: float,
+                 reply_event: simpy.Event | None = None):
+        self.id = id
+        self.kind = kind
+        self.topic = topic
+        self.method = method
+        self.args = args
+        self.ctx = ctx
+        self.sender = sender
+        self.sent_at = sent_at
+        self.enqueued_at = sent_at
+        self.wait = 0.0
+        self.behind = 0
+        self.worker = 0
+        self.reply_event = reply_event
+
+
+class MessageBus:
+    """Topics, consumers, in-transit latency, calls with timeouts, casts."""
+
+    def __init__(self, env: simpy.Environment, latency: Callable[[], float], recorder: TraceRecorder):
+        self.env = env
+        self.latency = latency
+        self.recorder = recorder
+        self._consumers: dict[str, Consumer] = {}
+        self._ids = itertools.count(1)
+        self.sent = 0
+        self.replies_dropped = 0
+
+    def register(self, topic: str, consumer: Consumer) -> None:
+        if topic in self._consumers:
+            raise ValueError(f"topic {topic!r} already has a consumer")
+        self._consumers[topic] = consumer
+
+    def consumer(self, topic: str) -> Consumer:
+        try:
+            return self._consumers[topic]
+        except KeyError:
+            raise LookupError(f"no consumer listens on topic {topic!r}") from None
+
+    def topics(self) -> list[str]:
+        return list(self._consumers)
+
+    def queue_depth(self, topic: str) -> int:
+        return self.consumer(topic).queue_depth()
+
+    def cast(self, sender: tuple[str, str | None], topic: str, method: str,
+             args: dict[str, Any], ctx: Any) -> Message:
+        """Send and forget."""
+        msg = Message(next(self._ids), "cast", topic, method, args, ctx, sender, self.env.now)
+        self._send(msg, "rpc.cast")
+        return msg
+
+    def call(self, sender: tuple[str, str | None], topic: str, method: str,
+             args: dict[str, Any], ctx: Any, timeout: float | None) -> simpy.Event:
+        """Send and return the event of the reply (or of the timeout)."""
+        reply = self.env.event()
+        msg = Message(next(self._ids), "call", topic, method, args, ctx, sender, self.env.now, reply)
+        self._send(msg, "rpc.call", timeout=timeout)
+        if timeout is not None:
+            self.env.timeout(timeout).callbacks.append(partial(self._expire, msg, timeout))
+        return reply
+
+    def reply(self, msg: Message, sender: tuple[str, str | None], value: Any = None,
+              error: BaseException | None = None,
+              on_drop: Callable[[], None] | None = None) -> None:
+        """The callee answers ``msg``: a value, or the exception it raised.
+
+        ``on_drop`` runs if the caller had already given up (the reply is dropped).
+        """
+        if msg.reply_event is None:
+            raise ValueError("only a call can be replied to")
+        ctx = msg.ctx
+        self.recorder.emit(self.env.now, ctx.request, ctx.instance, sender[0], sender[1],
+                           "rpc.reply", msg.method, to_service=msg.sender[0], to_host=msg.sender[1],
+                           msg=msg.id, error=type(error).__name__ if error else None,
+                           attempt=ctx.attempt)
+        self.sent += 1
+        ev = self.env.timeout(self.latency())
+        ev.callbacks.append(partial(self._answer, msg, value, error, on_drop))
+
+    def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
+        consumer = self.consumer(msg.topic)
+        ctx = msg.ctx
+        self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
+                           event, msg.method, topic=msg.topic, to_service=consumer.service,
+                           to_host=consumer.host, msg=msg.id, attempt=ctx.attempt)
+        self.sent += 1
+        ev = self.env.timeout(self.latency())
+        ev.callbacks.append(partial(self._deliver, consumer, msg))
+
+    @staticmethod
+    def _deliver(consumer: Consumer, msg: Message, _ev: simpy.Event) -> None:
+        consumer.deliver(msg)
+
+    def _answer(self, msg: Message, value: Any, error: BaseException | None,
+                on_drop: Callable[[], None] | None, _ev: simpy.Event) -> None:
+        reply = msg.reply_event
+        if reply.triggered:
+            self.replies_dropped += 1
+            if on_drop is not None:
+                on_drop()
+            return
+        if error is not None:
+            reply.fail(error)
+        else:
+            reply.succeed(value)
+
+    def _expire(self, msg: Message, timeout: float, _ev: simpy.Event) -> None:
+        reply = msg.reply_event
+        if not reply.triggered:
+            reply.fail(MessagingTimeout(
+                f"Timed out waiting for a reply to message ID {msg.id} ({msg.method}, {timeout:g} s)"))

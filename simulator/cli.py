@@ -1,0 +1,166 @@
+"""The command line: ``run_sim.py [run|check] ...``.
+
+With no argument it runs ``scenarios/default.yaml`` into ``results/default/``. Bad
+input prints one line naming the file, the key path and what is expected, and exits
+with status 2 having written nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from simulator.errors import ScenarioError
+
+DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
+
+
+def _default_scenario() -> Path:
+    """scenarios/default.yaml in the current directory, else beside run_sim.py."""
+    if DEFAULT_SCENARIO.exists():
+        return DEFAULT_SCENARIO
+    return Path(__file__).resolve().parent.parent / DEFAULT_SCENARIO
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_sim.py",
+        description="Simulate OpenStack Nova's resize and cold-migration pipeline. "
+                    "With no command, runs scenarios/default.yaml into results/default/.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    r = sub.add_parser("run", help="run a scenario and write its results",
+                       description="Run a scenario; write trace.jsonl, requests.csv, summary.json "
+                                   "and plots into the out directory.")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
+    r.add_argument("--out", help="output directory (default: results/<scenario name>/)")
+    r.add_argument("--until", type=_positive_float, metavar="SECONDS",
+                   help="stop at this simulated time; unfinished requests are reported in flight")
+    r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    r.add_argument("--no-plots", action="store_true", help="skip latency.png and phases.png")
+    c = sub.add_parser("check", help="validate a scenario and summarise it",
+                       description="Validate a scenario (schema, names, initial placement) "
+                                   "and print a one-screen summary. Runs nothing.")
+    c.add_argument("scenario", help="scenario YAML file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None:
+            scenario = _default_scenario()
+            return _run(str(scenario), seed=None, out=Path("results") / "default", until=None,
+                        quiet=False, plots=True)
+        if args.command == "check":
+            return _check(args.scenario)
+        return _run(args.scenario, seed=args.seed, out=args.out, until=args.until,
+                    quiet=args.quiet, plots=not args.no_plots)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
+
+
+def _run(path: str, *, seed: int | None, out: str | Path | None, until: float | None,
+         quiet: bool, plots: bool) -> int:
+    from simulator.runner import run
+    from simulator.scenario import load_scenario
+
+    loaded = load_scenario(path)
+    outdir = Path(out) if out is not None else Path("results") / loaded.model.name
+    result = run(loaded, seed=seed, out=outdir, until=until, progress=not quiet, plots=plots)
+    if not quiet:
+        print(_report(result.summary, outdir))
+    return 0
+
+
+def _report(s: dict, outdir: Path) -> str:
+    by = s["requests"]["by_status"]
+    lat = s["latency"]
+    counts = ", ".join(f"{k} {v}" for k, v in by.items() if v)
+    lines = [f"{s['scenario']['name']}: {s['requests']['total']} requests ({counts or 'none'}) "
+             f"in {s['sim_time']:,.1f} simulated s, {s['wall_seconds']:.2f} s wall, "
+             f"{s['events']:,} events"]
+    if lat["count"]:
+        lines.append(f"latency to VERIFY_RESIZE: mean {lat['mean']:.1f} s, p50 {lat['p50']:.1f}, "
+                     f"p90 {lat['p90']:.1f}, p99 {lat['p99']:.1f}, max {lat['max']:.1f}")
+    if s["requests"]["by_reason"]:
+        lines.append("reasons: " + ", ".join(f"{k} {v}" for k, v in s["requests"]["by_reason"].items()))
+    busiest = max(s["services"].items(), key=lambda kv: kv[1]["utilisation"])
+    lines.append(f"busiest service: {busiest[0]} at {busiest[1]['utilisation']:.1%} utilisation, "
+                 f"max queue {busiest[1]['max_queue']}")
+    lines.append(f"results in {outdir}/")
+    return "\n".join(lines)
+
+
+def _check(path: str) -> int:
+    from collections import Counter
+
+    import simpy
+
+    from models.cloud import Cloud
+    from simulator.random_streams import RandomStreams
+    from simulator.recorder import TraceRecorder
+    from simulator.scenario import load_scenario
+
+    loaded = load_scenario(path)
+    m = loaded.model
+    cloud = Cloud(loaded, simpy.Environment(), RandomStreams(m.seed), TraceRecorder(None))
+    racks = Counter(h.rack or "-" for h in loaded.hosts)
+    hosts = cloud.hosts
+    ram_total = int(hosts.ram_mb.sum())
+    ram_used = int(hosts.used_ram_mb.sum())
+    flavors = Counter(i.flavor for i in loaded.instances)
+    print(f"{path}: valid")
+    print(f"  name        {m.name}" + (f" ({m.description})" if m.description else ""))
+    print(f"  seed        {m.seed}")
+    print(f"  hosts       {len(loaded.hosts)} in {len(racks)} rack(s): "
+          + ", ".join(f"{r} {n}" for r, n in racks.items()))
+    print(f"  capacity    {int(hosts.vcpus.sum())} vCPUs, {ram_total // 1024} GiB RAM "
+          f"({ram_used / ram_total:.0%} used after placement), {int(hosts.disk_gb.sum())} GiB disk")
+    print(f"  flavors     " + ", ".join(f"{n} ({f.vcpus} vCPU, {f.ram_mb} MB, {f.root_gb} GB)"
+                                        for n, f in m.flavors.items()))
+    print(f"  instances   {len(loaded.instances)}: " + ", ".join(f"{n} {k}" for k, n in flavors.items()))
+    for i, w in enumerate(m.workload):
+        when = f"at t={w.at:g} s" if w.at is not None else (
+            f"Poisson {w.arrival.rate:g}/s" if w.arrival.process == "poisson"
+            else f"every {w.arrival.interval:g} s")
+        what = f"resize to {w.flavor}" if w.op == "resize" else "migrate" + (f" to {w.host}" if w.host else "")
+        conf = "" if w.confirm_after is None else ", confirmed after a delay"
+        print(f"  workload[{i}] {w.count} × {what}, {when}{conf}")
+    svc = m.services
+    print(f"  services    api {svc.api.workers}, conductor {svc.conductor.workers}, "
+          f"scheduler {svc.scheduler.workers} workers; compute {svc.compute.workers} threads per host")
+    n = m.nova
+    print(f"  nova        rpc_response_timeout {n.rpc_response_timeout:g} s, "
+          f"resize_confirm_window {n.resize_confirm_window:g} s, max_attempts {n.max_attempts}, "
+          f"ram_allocation_ratio {n.ram_allocation_ratio:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Results of a run: per-request rows, the summary, and writing them safely.
+
+Files are written under temporary names and renamed into place only when complete,
+so an interrupted run never leaves a file that looks finished. ``summary.json`` is
+renamed last.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default) of already sorted values."""
+    if not sorted_values:
+        return None
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """count, mean, p50, p90, p99, max of a list of numbers (None when empty)."""
+    v = sorted(values)
+    n = len(v)
+    return {"count": n,
+            "mean": _r(sum(v) / n) if n else None,
+            "p50": _r(percentile(v, 50)), "p90": _r(percentile(v, 90)),
+            "p99": _r(percentile(v, 99)), "max": _r(v[-1]) if n else None}
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def format_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(round(v, 6))
+    return str(v)
+
+
+def rows_to_csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([format_cell(r[c]) for c in columns])
+    return buf.getvalue()
+
+
+class OutputDir:
+    """Writes a run's files atomically: temporary name first, renamed when complete."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._pending: list[tuple[Path, Path]] = []
+
+    def temp(self, name: str) -> Path:
+        final = self.path / name
+        tmp = self.path / f".{name}.partial"
+        self._pending.append((tmp, final))
+        return tmp
+
+    def write_text(self, name: str, text: str) -> None:
+        self.temp(name).write_text(text, encoding="utf-8")
+
+    def commit(self) -> None:
+        """Move every completed file into place (summary.json last, as the marker)."""
+        order = sorted(self._pending, key=lambda p: p[1].name == "summary.json")
+        for tmp, final in order:
+            if tmp.exists():
+                os.replace(tmp, final)
+        self._pending.clear()
+
+    def abandon(self) -> None:
+        for tmp, _ in self._pending:
+            tmp.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+@dataclass
+class Result:
+    """What ``simulator.run`` returns: the summary, the per-request rows and the trace."""
+
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+    out: Path | None = None
+    _trace: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        """Every trace record (read back from trace.jsonl when the run wrote one)."""
+        if self._trace is None:
+            self._trace = list(self.iter_trace())
+        return self._trace
+
+    def iter_trace(self) -> Iterator[dict[str, Any]]:
+        if self._trace is not None:
+            yield from self._trace
+            return
+        if self.out is None:
+            return
+        with open(self.out / "trace.jsonl", encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+
+    def request(self, number: int) -> dict[str, Any]:
+        """The row of request ``number`` (numbered from 1)."""
+        return self.rows[number - 1]

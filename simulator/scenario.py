@@ -1,0 +1,236 @@
+"""Load and validate a scenario: YAML (or a dict) in, a checked ``Scenario`` out.
+
+Validation happens in one pass before anything runs: the schema (types, ranges,
+unknown keys), then the cross-references a schema cannot see (flavor and host names,
+name ranges, duplicates, disks larger than their flavor). The first problem raises a
+``ScenarioError`` naming the file, the key path and what is expected.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.errors import ScenarioError
+from simulator.names import expand_names
+from simulator.schema import SERVICE_OPERATIONS, Scenario
+from simulator.yamlio import load_yaml
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One compute host after name ranges are expanded."""
+
+    name: str
+    rack: str | None
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    nic_gbps: float
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One instance after ranges and counts are expanded."""
+
+    name: str
+    flavor: str
+    disk_used_gb: float
+    host: str | None
+    vm_state: str
+    group: int
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario: the schema model plus its expanded hosts and instances."""
+
+    model: Scenario
+    source: str
+    hosts: list[HostSpec] = field(default_factory=list)
+    instances: list[InstanceSpec] = field(default_factory=list)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in, as saved in summary.json."""
+        return self.model.model_dump(mode="json")
+
+
+def format_path(loc: typing.Iterable[Any]) -> str:
+    """``('workload', 1, 'flavor')`` → ``workload[1].flavor``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(root: type, loc: tuple[Any, ...]) -> type | None:
+    """The pydantic model class found at ``loc`` inside ``root``, if any."""
+    cur: Any = root
+    for part in loc:
+        cur = _unwrap(cur)
+        if isinstance(cur, type) and issubclass(cur, BaseModel):
+            f = cur.model_fields.get(part) if isinstance(part, str) else None
+            if f is None:
+                return None
+            cur = f.annotation
+        elif typing.get_origin(cur) in (list, dict):
+            cur = typing.get_args(cur)[-1]
+        else:
+            return None
+    cur = _unwrap(cur)
+    return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _explain(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("poisson", "periodic")))
+    kind = err["type"]
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(Scenario, loc[:-1])
+        allowed = sorted(parent.model_fields) if parent else []
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = "unknown key"
+        if hint:
+            msg += f" (did you mean '{hint[0]}'?)"
+        if allowed:
+            msg += f"; expected one of: {', '.join(allowed)}"
+        return loc, msg
+    if kind == "missing":
+        return loc, "required key is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    elif kind.endswith("_type") or kind in ("greater_than", "greater_than_equal", "less_than",
+                                             "literal_error", "too_short", "union_tag_invalid"):
+        msg = f"{msg[0].lower()}{msg[1:]} (got {given!r})"
+    return loc, msg
+
+
+def load_scenario(source: str | Path | dict[str, Any]) -> LoadedScenario:
+    """Validate a scenario given as a YAML path or as a dict (the Python API)."""
+    if isinstance(source, dict):
+        data, lines, name = copy.deepcopy(source), {}, "<scenario>"
+    else:
+        name = str(source)
+        data, lines = load_yaml(source)
+    if not isinstance(data, dict):
+        raise ScenarioError(name, "", f"expected a mapping of scenario keys at the top level, got {type(data).__name__}")
+
+    def fail(loc: tuple[Any, ...] | str, msg: str) -> typing.NoReturn:
+        path = loc if isinstance(loc, str) else format_path(loc)
+        line = None
+        probe = path
+        while probe and line is None:
+            line = lines.get(probe)
+            probe = probe.rsplit(".", 1)[0] if "." in probe else (probe.rsplit("[", 1)[0] if "[" in probe else "")
+        raise ScenarioError(name, path, msg, line)
+
+    if "name" not in data and not isinstance(source, dict):
+        data["name"] = Path(name).stem
+    try:
+        model = Scenario.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = _explain(exc.errors()[0])
+        fail(loc, msg)
+    return _cross_check(model, name, fail)
+
+
+def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.NoReturn]) -> LoadedScenario:
+    loaded = LoadedScenario(model=model, source=name)
+    seen: set[str] = set()
+    for i, h in enumerate(model.hosts):
+        try:
+            names = expand_names(h.name)
+        except ValueError as exc:
+            fail(("hosts", i, "name"), str(exc))
+        for n in names:
+            if n in seen:
+                fail(("hosts", i, "name"), f"host {n!r} is declared twice")
+            seen.add(n)
+            loaded.hosts.append(HostSpec(n, h.rack, h.vcpus, h.ram_mb, h.disk_gb, h.nic_gbps))
+    host_names = seen
+    flavors = model.flavors
+
+    def known_flavor(loc: tuple[Any, ...], f: str) -> None:
+        if f not in flavors:
+            fail(loc, f"unknown flavor {f!r} (expected one of: {', '.join(flavors)})")
+
+    def known_host(loc: tuple[Any, ...], h: str) -> None:
+        if h not in host_names:
+            hint = difflib.get_close_matches(h, sorted(host_names), n=1)
+            fail(loc, f"unknown host {h!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+
+    for svc, ops in SERVICE_OPERATIONS.items():
+        st = getattr(model.services, svc).service_time
+        if isinstance(st, dict) and "dist" not in st:
+            for op in st:
+                if op != "default" and op not in ops:
+                    fail(("services", svc, "service_time", op),
+                         f"unknown operation (expected 'default' or one of: {', '.join(ops)})")
+
+    inst_names: set[str] = set()
+    per_flavor: dict[str, int] = {}
+    for i, g in enumerate(model.instances):
+        known_flavor(("instances", i, "flavor"), g.flavor)
+        fl = flavors[g.flavor]
+        if g.host is not None:
+            known_host(("instances", i, "host"), g.host)
+        used = float(fl.root_gb) if g.disk_used_gb is None else g.disk_used_gb
+        if used > fl.root_gb:
+            fail(("instances", i, "disk_used_gb"),
+                 f"{used:g} GiB used is more than flavor {g.flavor}'s root disk of {fl.root_gb} GiB")
+        if g.name is not None:
+            try:
+                names = expand_names(g.name)
+            except ValueError as exc:
+                fail(("instances", i, "name"), str(exc))
+        else:
+            start = per_flavor.get(g.flavor, 0)
+            names = [f"{g.flavor}-{start + k + 1:03d}" for k in range(g.count or 0)]
+            per_flavor[g.flavor] = start + (g.count or 0)
+        for n in names:
+            if n in inst_names:
+                fail(("instances", i, "name"), f"instance {n!r} is declared twice")
+            inst_names.add(n)
+            loaded.instances.append(InstanceSpec(n, g.flavor, used, g.host, g.vm_state, i))
+
+    for i, w in enumerate(model.workload):
+        if w.flavor is not None:
+            known_flavor(("workload", i, "flavor"), w.flavor)
+        if w.host is not None:
+            known_host(("workload", i, "host"), w.host)
+        if w.instance is not None:
+            try:
+                targets = expand_names(w.instance)
+            except ValueError as exc:
+                fail(("workload", i, "instance"), str(exc))
+            for t in targets:
+                if t not in inst_names:
+                    hint = difflib.get_close_matches(t, sorted(inst_names), n=1)
+                    fail(("workload", i, "instance"), f"unknown instance {t!r}"
+                         + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        elif not inst_names:
+            fail(("workload", i), "the workload targets instances but the scenario declares none")
+    return loaded

@@ -1,0 +1,67 @@
+"""A pool of workers consuming one queue: the shape of every Nova service.
+
+A job waits in the queue until a worker is free; the worker is then held for the
+whole handler, including the calls it makes and the timed work it waits on. Workers
+are taken round-robin, so each job knows which worker (a scheduler process, an
+executor thread) ran it. Idle workers cost nothing: a handler process exists only
+while a job runs, so thousands of hosts with 64 threads each stay cheap.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Generator
+
+import simpy
+
+from simulator.monitor import Level, Tally
+
+Handler = Callable[[Any, int], Generator[Any, Any, Any]]
+
+
+class WorkerPool:
+    """``workers`` workers taking jobs first come, first served."""
+
+    def __init__(self, env: simpy.Environment, name: str, workers: int, handler: Handler):
+        self.env = env
+        self.name = name
+        self.workers = workers
+        self.handler = handler
+        self.queue: deque[Any] = deque()
+        self._free: deque[int] = deque(range(workers))
+        self.busy = Level(env.now)
+        self.queued = Level(env.now)
+        self.waits = Tally()
+
+    def submit(self, job: Any) -> None:
+        """Hand a job to a free worker, or queue it behind the others."""
+        job.enqueued_at = self.env.now
+        job.behind = len(self.queue)
+        if self._free:
+            self._start(job, self._free.popleft())
+        else:
+            self.queue.append(job)
+            self.queued.set(self.env.now, len(self.queue))
+
+    def queue_depth(self) -> int:
+        return len(self.queue)
+
+    def _start(self, job: Any, worker: int) -> None:
+        now = self.env.now
+        job.wait = now - job.enqueued_at
+        job.worker = worker
+        self.waits.add(job.wait)
+        self.busy.add(now, 1)
+        self.env.process(self._run(job, worker))
+
+    def _run(self, job: Any, worker: int) -> Generator[Any, Any, None]:
+        try:
+            yield from self.handler(job, worker)
+        finally:
+            now = self.env.now
+            self.busy.add(now, -1)
+            if self.queue:
+                nxt = self.queue.popleft()
+                self.queued.set(now, len(self.queue))
+                self._start(nxt, worker)
+            else:
+                self._free.append(worker)
