@@ -148,7 +148,7 @@ class NovaCompute(NovaService):
         self.notify(req, "instance.resize_finish.start")
         power_on = inst.vm_state != states.STOPPED
         self.step(req, "finish_migration", "start", power_on=power_on)
-        seconds = yield from cloud.driver.finish_migration(inst)
+        seconds = yield from cloud.driver.finish_migration(inst, power_on)
         inst.power_on = power_on
         self.step(req, "finish_migration", "end", seconds=round(seconds, 6))
         m.finished_at = self.env.now

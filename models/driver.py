@@ -75,9 +75,9 @@ class SimpleDriver:
             yield self.env.timeout(seconds)
         return seconds
 
-    def finish_migration(self, instance: Instance) -> Generator[simpy.Event, None, float]:
-        """Set up the disks, define the domain and wait until it runs."""
-        seconds = self.boot(self.rng_boot) if instance.power_on else 0.0
+    def finish_migration(self, instance: Instance, power_on: bool) -> Generator[simpy.Event, None, float]:
+        """Set up the disks, define the domain and (unless it was stopped) wait until it runs."""
+        seconds = self.boot(self.rng_boot) if power_on else 0.0
         if seconds > 0:
             yield self.env.timeout(seconds)
         return seconds
