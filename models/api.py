@@ -85,6 +85,7 @@ class NovaAPI(NovaService):
     def _answer(self, req: Any, status: int, error: str | None = None) -> None:
         req.http_status = status
         self.respond(req, "resize", status, error)
+        self.cloud.answered(req)
 
     def _reject(self, req: Any, status: int, error: Exception) -> None:
         self._answer(req, status, type(error).__name__)

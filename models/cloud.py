@@ -133,14 +133,14 @@ class Cloud:
 
     def finish(self, req: Request, status: str, reason: str | None = None) -> None:
         """The request has reached a final status; nothing more will come for it."""
-        if req.settled:
+        if req.ended:
             return
         req.status = status
         if reason is not None:
             req.reason = reason
         if req.finished is None:
             req.stop_clock(self.env.now)
-        self._settle(req)
+        self._end(req)
 
     def verify_resize(self, req: Request) -> None:
         """The instance is in VERIFY_RESIZE: the request's latency ends here."""
@@ -149,7 +149,7 @@ class Cloud:
         if req.confirm_after is not None:
             self.env.timeout(req.confirm_after).callbacks.append(lambda _ev: self._user_confirm(req))
         elif self.nova.resize_confirm_window <= 0:
-            self._settle(req)
+            self._end(req)
 
     def _user_confirm(self, req: Request) -> None:
         if req.confirm_started is None:
@@ -174,7 +174,19 @@ class Cloud:
         if not req.settled and req.reason is None:
             req.reason = "MessagingTimeout"
 
+    def answered(self, req: Request) -> None:
+        """nova-api has sent its HTTP answer for the move."""
+        if req.ended:
+            self._settle(req)
+
+    def _end(self, req: Request) -> None:
+        req.ended = True
+        if req.http_status is not None:
+            self._settle(req)
+
     def _settle(self, req: Request) -> None:
+        if req.settled:
+            return
         req.settled = True
         self.open -= 1
         if self.on_settle is not None:
@@ -186,6 +198,6 @@ class Cloud:
         """At the end of the run, name what is still open: unconfirmed or in flight."""
         for req in self.requests:
             if not req.settled:
-                if req.status != "resized":
+                if not req.ended and req.status != "resized":
                     req.status = "in_flight"
                 req.settled = True

@@ -207,6 +207,8 @@ class NovaCompute(NovaService):
             if m.status != states.FINISHED or inst.migration is not m:
                 continue  # confirmed or reverted by the user meanwhile
             self.step(req, "_poll_unconfirmed_resizes", "start")
+            if req.confirm_started is None:
+                req.confirm_started = self.env.now
             yield from self.busy("_poll_unconfirmed_resizes")
             if inst.vm_state == states.RESIZED and inst.task_state is None and m.status == states.FINISHED:
                 self.cloud.start_confirm(self.who, req)

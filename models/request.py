@@ -26,7 +26,7 @@ class Request:
                  "submitted", "finished", "status", "reason", "http_status", "attempts",
                  "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
                  "confirm_after", "workload", "target", "attempt", "pick", "settled", "selections",
-                 "requested_host")
+                 "requested_host", "ended")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
@@ -56,6 +56,8 @@ class Request:
         self.settled = False
         self.selections: list[Any] = []
         self.requested_host: str | None = None
+        #: nothing more will come from the pipeline (the HTTP answer may still be on its way)
+        self.ended = False
 
     def enter(self, phase: str, now: float) -> None:
         """The critical path moves on to ``phase`` at ``now``."""

@@ -1,0 +1,47 @@
+"""Shared helpers: small scenarios written as dicts, and reading a run's trace."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+GIB = 1024 ** 3
+
+
+def tiny(**overrides: Any) -> dict[str, Any]:
+    """A two-host cloud with one instance and every time constant, so a run's timing
+    can be computed by hand. Keys given replace the defaults at the top level."""
+    base: dict[str, Any] = {
+        "name": "tiny",
+        "seed": 7,
+        "services": {
+            "api": {"workers": 1, "service_time": 0.05},
+            "conductor": {"workers": 1, "service_time": 0.02},
+            "scheduler": {"workers": 1, "service_time": 0.1},
+            "compute": {"workers": 4, "service_time": 0.01},
+        },
+        "bus": {"latency": 0.001},
+        "hosts": [
+            {"name": "cmp1", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 1},
+            {"name": "cmp2", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 10},
+        ],
+        "flavors": {
+            "small": {"vcpus": 1, "ram_mb": 2048, "root_gb": 20},
+            "medium": {"vcpus": 2, "ram_mb": 4096, "root_gb": 40},
+        },
+        "instances": [{"name": "vm1", "flavor": "small", "disk_used_gb": 20, "host": "cmp1"}],
+        "guest": {"shutdown": 12, "boot": 30},
+        "workload": [{"op": "resize", "flavor": "medium", "instance": "vm1", "at": 10}],
+    }
+    base.update(copy.deepcopy(overrides))
+    return base
+
+
+def events_of(trace: list[dict[str, Any]], request: int, *kinds: str) -> list[dict[str, Any]]:
+    return [r for r in trace if r["request"] == request and (not kinds or r["event"] in kinds)]
+
+
+@pytest.fixture
+def tiny_scenario() -> dict[str, Any]:
+    return tiny()
