@@ -97,8 +97,11 @@ class NovaAPI(NovaService):
         yield from self.busy("confirm_resize")
         inst = req.target
         m = inst.migration
-        if inst.vm_state != states.RESIZED or m is None or m.request is not req or m.status != states.FINISHED:
+        if inst.vm_state != states.RESIZED or m is None or m.request is not req:
             self.respond(req, "confirm_resize", 409, "InstanceInvalidState")
+            return
+        if m.status != states.FINISHED:  # already confirming: MigrationNotFoundByStatus
+            self.respond(req, "confirm_resize", 400, "MigrationNotFoundByStatus")
             return
         self.cloud.start_confirm(self.who, req)
         self.respond(req, "confirm_resize", 204)

@@ -61,7 +61,7 @@ class Cloud:
             disk_allocation_ratio=self.nova.disk_allocation_ratio,
             reserved_host_memory_mb=self.nova.reserved_host_memory_mb,
             reserved_host_disk_mb=self.nova.reserved_host_disk_mb)
-        self.db = Database(recorder, self.flavors, self.hosts.names)
+        self.db = Database(recorder, self.flavors, self.hosts)
         latency = make_sampler(model.bus.latency)
         rng_bus = streams.stream("bus.latency")
         self.bus = MessageBus(env, (lambda: latency(rng_bus)), recorder)
@@ -79,6 +79,8 @@ class Cloud:
             NovaCompute(self, i, name, svc.compute.workers, compute_times,
                         streams.stream(f"services.compute.{name}"), f"compute.{name}")
             for i, name in enumerate(self.hosts.names)]
+        self.hosts.audit_offset[:] = [c.periodic_offset for c in self.computes]
+        self.hosts.audit_interval = self.nova.periodic_interval
         guest = model.guest
         self.driver = SimpleDriver(env, self.hosts, shutdown=make_sampler(guest.shutdown),
                                    boot=make_sampler(guest.boot),

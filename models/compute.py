@@ -41,18 +41,15 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         inst = req.target
         flavor = msg.args["flavor"]
-        pick = msg.args["pick"]
         yield from self.busy("prep_resize")
         self.notify(req, "instance.exists")
         self.notify(req, "instance.resize_prep.start")
         try:
             # _prep_resize → ResourceTracker.resize_claim (tests the RamFilter limit)
-            cloud.hosts.claim(self.index, flavor)
+            cloud.hosts.claim(self.index, flavor, self.env.now)
         except ComputeResourcesUnavailable as exc:
-            pick.release()
             yield from self._reschedule_resize_or_reraise(msg, exc)
             return
-        pick.release()
         source = inst.host
         cloud.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
         self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
@@ -68,10 +65,8 @@ class NovaCompute(NovaService):
         rescheduled = False
         if retry is not None:
             req.enter("conductor", self.env.now)
-            args = dict(msg.args)
-            del args["pick"]
             try:
-                yield cloud.bus.call(self.who, "conductor", "migrate_server", args, req,
+                yield cloud.bus.call(self.who, "conductor", "migrate_server", msg.args, req,
                                      timeout=cloud.nova.rpc_response_timeout)
                 rescheduled = True
             except Exception as exc:  # MaxRetriesExceeded, NoValidHost, MessagingTimeout
@@ -86,8 +81,13 @@ class NovaCompute(NovaService):
         if retry is None:
             reason = type(error).__name__
         self.notify(req, "instance.resize_prep.end")
-        # _error_out_instance_on_exception: vm_state ERROR (the task state is left as is)
+        # the claim's failure is re-raised: _error_out_instance_on_exception sets
+        # vm_state ERROR, @wrap_instance_fault records it, @reverts_task_state clears
+        # the task state, @wrap_exception notifies
         self.save(req, vm_state=states.ERROR)
+        self.fault(req, error)
+        if req.target.task_state is not None:
+            self.save(req, task_state=None)
         self.notify(req, "compute.exception", error=type(error).__name__)
         cloud.finish(req, "error", reason)
 
@@ -126,12 +126,12 @@ class NovaCompute(NovaService):
         """InstanceFaultRollback: the guest is untouched, the move is abandoned."""
         cloud = self.cloud
         m = req.target.migration
-        self.save(req, vm_state=states.ACTIVE if req.target.power_on else states.STOPPED,
-                  task_state=None)
+        # Kilo's InstanceFaultRollback handler always restores vm_state ACTIVE
+        self.save(req, vm_state=states.ACTIVE, task_state=None)
         self.save(req, migration_status=states.MIGRATION_ERROR)
         # Nova's resource audit drops the destination's claim for a migration in error
         # within a minute; we release it at once (docs/assumptions.md).
-        cloud.hosts.release(m.dest, m.new_flavor)
+        cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
         self.fault(req, error)
         self.notify(req, "compute.exception", error="ResizeError")
         cloud.finish(req, "error", "ResizeError")
@@ -171,7 +171,7 @@ class NovaCompute(NovaService):
         self.notify(req, "instance.resize_confirm.start")
         # driver.confirm_migration: delete <instance dir>_resize, undefine the old domain
         self.save(req, migration_status=states.CONFIRMED)
-        cloud.hosts.release(m.source, m.old_flavor)
+        cloud.hosts.release(m.source, m.old_flavor, self.env.now)
         self.save(req, vm_state=states.ACTIVE if inst.power_on else states.STOPPED, task_state=None,
                   released=self.host)
         self.notify(req, "instance.resize_confirm.end")

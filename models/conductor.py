@@ -38,7 +38,8 @@ class NovaConductor(NovaService):
                 return self._no_valid_host(msg, error)
         req.attempt = retry["num_attempts"] if retry else 1
         req.attempts = max(req.attempts, req.attempt)
-        spec = RequestSpec(args["flavor"], ignore_hosts=args["ignore_hosts"],
+        spec = RequestSpec(args["flavor"], instance_flavor=req.target.flavor,
+                           ignore_hosts=args["ignore_hosts"],
                            force_hosts=args["force_hosts"],
                            retry_hosts=list(retry["hosts"]) if retry else [],
                            num_attempts=req.attempt)
@@ -66,8 +67,7 @@ class NovaConductor(NovaService):
         req.enter("prep_resize", self.env.now)
         cloud.bus.cast(self.who, f"compute.{dest}", "prep_resize",
                        {"flavor": args["flavor"], "ignore_hosts": args["ignore_hosts"],
-                        "force_hosts": args["force_hosts"], "retry": retry,
-                        "pick": selection.pick}, req)
+                        "force_hosts": args["force_hosts"], "retry": retry}, req)
         cloud.bus.reply(msg, self.who, value=dest)
 
     def _no_valid_host(self, msg: Message, error: NoValidHost) -> None:

@@ -2,7 +2,8 @@
 
 Every state change goes through ``save`` so that it is recorded once, as one
 ``state`` trace event carrying the instance's ``vm_state``, ``task_state`` and its
-migration's ``status`` after the change. The database also keeps, per flavor, the
+migration's ``status`` after the change; it also keeps each host's count of
+instances in I/O-heavy task states, which the IoOpsWeigher reads. The database also keeps, per flavor, the
 instances that can take a move now, so the workload picks a target in O(#flavors)
 rather than scanning every instance.
 """
@@ -12,6 +13,8 @@ import itertools
 import random
 from typing import Any, Iterable
 
+from models import states
+from models.hosts import HostTable
 from models.objects import Flavor, Instance, Migration
 from simulator.recorder import TraceRecorder
 
@@ -46,10 +49,11 @@ class IndexedSet:
 class Database:
     """Instances and migrations, with recorded state changes."""
 
-    def __init__(self, recorder: TraceRecorder, flavors: dict[str, Flavor], host_names: list[str]):
+    def __init__(self, recorder: TraceRecorder, flavors: dict[str, Flavor], hosts: HostTable):
         self.recorder = recorder
         self.flavors = flavors
-        self.host_names = host_names
+        self.hosts = hosts
+        self.host_names = hosts.names
         self.instances: dict[str, Instance] = {}
         self.migrations: list[Migration] = []
         self._migration_ids = itertools.count(1)
@@ -77,6 +81,8 @@ class Database:
              migration_status: str = _UNSET, **extra: Any) -> None:
         """Change an instance's (and its migration's) states and record the change."""
         was_idle = inst.accepts_move
+        if inst.task_state in states.IO_OPS_TASK_STATES:
+            self.hosts.io_ops[inst.host] -= 1
         if vm_state is not _UNSET:
             inst.vm_state = vm_state
         if task_state is not _UNSET:
@@ -84,6 +90,8 @@ class Database:
         if migration_status is not _UNSET:
             assert inst.migration is not None, "no migration to update"
             inst.migration.status = migration_status
+        if inst.task_state in states.IO_OPS_TASK_STATES:
+            self.hosts.io_ops[inst.host] += 1
         if was_idle != inst.accepts_move:
             if inst.accepts_move:
                 self.idle[inst.flavor.name].add(inst.name)

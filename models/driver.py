@@ -7,7 +7,8 @@
   running at ``shutdown_timeout`` is destroyed (hard power-off) then;
 - disk copy: the instance's used disk (``disk_used_gb``, GiB) over the slower of the
   two hosts' NICs (Gbit/s, 10^9 bit/s); nothing is copied for a same-host resize;
-- finish: disk set-up and the time until the domain runs, ``guest.boot``.
+- finish: disk set-up and the time until the domain runs, ``guest.boot``, seen at
+  the next half second (Nova polls libvirt every 0.5 s).
 
 The physical-models issue replaces the copy with flows sharing links max-min fairly;
 the compute manager only sees these generators and the durations they return.
@@ -77,7 +78,10 @@ class SimpleDriver:
 
     def finish_migration(self, instance: Instance, power_on: bool) -> Generator[simpy.Event, None, float]:
         """Set up the disks, define the domain and (unless it was stopped) wait until it runs."""
-        seconds = self.boot(self.rng_boot) if power_on else 0.0
+        seconds = 0.0
+        if power_on:
+            # Nova polls libvirt every 0.5 s until the domain runs
+            seconds = math.ceil(self.boot(self.rng_boot) / 0.5) * 0.5
         if seconds > 0:
             yield self.env.timeout(seconds)
         return seconds

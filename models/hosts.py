@@ -44,6 +44,13 @@ class HostTable:
         self.used_ram_mb = np.zeros(n, dtype=np.int64)
         self.used_disk_gb = np.zeros(n, dtype=np.int64)
         self.up = np.ones(n, dtype=bool)
+        #: instances on the host in an I/O-heavy task state (the RT's io_workload stat)
+        self.io_ops = np.zeros(n, dtype=np.int64)
+        #: when each compute node record was last written (a claim, a release, an audit)
+        self.written_at = np.zeros(n, dtype=float)
+        #: first run of each host's periodic tasks (the resource audit among them)
+        self.audit_offset = np.zeros(n, dtype=float)
+        self.audit_interval = 60.0
         self.cpu_allocation_ratio = cpu_allocation_ratio
         self.ram_allocation_ratio = ram_allocation_ratio
         self.disk_allocation_ratio = disk_allocation_ratio
@@ -66,24 +73,31 @@ class HostTable:
         used = self.reserved_ram_mb + self.used_ram_mb[host]
         return flavor.ram_mb <= self.ram_limit_mb[host] - used
 
-    def claim(self, host: int, flavor: Flavor) -> None:
+    def audited_since(self, since: np.ndarray, now: float) -> np.ndarray:
+        """Which hosts ran ``update_available_resource`` in (since, now] (writing their record)."""
+        i = self.audit_interval
+        return np.floor((now - self.audit_offset) / i) > np.floor((since - self.audit_offset) / i)
+
+    def claim(self, host: int, flavor: Flavor, now: float = 0.0) -> None:
         """Test the claim and take the flavor's resources on ``host``."""
         if not self.fits_ram(host, flavor):
             free = self.ram_limit_mb[host] - self.reserved_ram_mb - self.used_ram_mb[host]
             raise ComputeResourcesUnavailable(
                 f"Insufficient compute resources: Free memory {free:.2f} MB < requested "
                 f"{flavor.ram_mb} MB on {self.names[host]}")
-        self.take(host, flavor)
+        self.take(host, flavor, now)
 
-    def take(self, host: int, flavor: Flavor) -> None:
+    def take(self, host: int, flavor: Flavor, now: float = 0.0) -> None:
         """Count a flavor on a host without testing it."""
+        self.written_at[host] = now
         self.used_vcpus[host] += flavor.vcpus
         self.used_ram_mb[host] += flavor.ram_mb
         self.used_disk_gb[host] += flavor.disk_gb
         self.claims += 1
 
-    def release(self, host: int, flavor: Flavor) -> None:
-        """Give a flavor's resources back (drop_move_claim, abort_claim)."""
+    def release(self, host: int, flavor: Flavor, now: float = 0.0) -> None:
+        """Give a flavor's resources back (drop_resize_claim, abort_claim)."""
+        self.written_at[host] = now
         self.used_vcpus[host] -= flavor.vcpus
         self.used_ram_mb[host] -= flavor.ram_mb
         self.used_disk_gb[host] -= flavor.disk_gb

@@ -25,7 +25,7 @@ class Request:
     __slots__ = ("request", "instance", "op", "flavor_old", "flavor_new", "source", "dest",
                  "submitted", "finished", "status", "reason", "http_status", "attempts",
                  "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
-                 "confirm_after", "workload", "target", "attempt", "pick", "settled", "selections",
+                 "confirm_after", "workload", "target", "attempt", "settled", "selections",
                  "requested_host", "ended")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
@@ -52,7 +52,6 @@ class Request:
         self.queue_wait = 0.0
         self.confirm_after: float | None = None
         self.workload = workload
-        self.pick: Any = None
         self.settled = False
         self.selections: list[Any] = []
         self.requested_host: str | None = None

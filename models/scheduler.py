@@ -6,7 +6,7 @@ scheduler worker's cached host state. Each worker counts its own picks (as Nova'
 visible to everyone; it never sees another worker's picks before that, so two workers
 can send two requests to the same last-fitting host and the claim decides.
 
-Filters run in Kilo's default order. Of Kilo's default list, the ones with an effect
+Filters run in Kilo's default order, then Kilo's default weighers. Of Kilo's default list, the ones with an effect
 on the clouds a scenario can describe today are ``RetryFilter``, ``RamFilter`` and
 ``ComputeFilter``; availability zones, image properties, capabilities and server
 groups pass every host until the scenario can express them (see docs/assumptions.md).
@@ -39,6 +39,8 @@ class RequestSpec:
     """What the conductor asks the scheduler for (request_spec + filter_properties)."""
 
     flavor: Flavor
+    #: the instance's current flavor (request_spec's instance_properties)
+    instance_flavor: Flavor | None = None
     ignore_hosts: list[int] = field(default_factory=list)
     force_hosts: list[int] = field(default_factory=list)
     retry_hosts: list[int] = field(default_factory=list)
@@ -54,47 +56,67 @@ class Selection:
     weights: dict[str, float]
     filters: list[tuple[str, int, int]]
     best: list[tuple[int, float]]
-    #: the worker's view that counted this pick, until the destination claims it
-    pick: object = None
 
 
 class SchedulerView:
-    """One scheduler worker's in-memory host state: the table minus its own picks."""
+    """One scheduler worker's in-memory host state: the compute node records plus
+    the picks this worker made since each record was last written.
+
+    As in Kilo's HostManager, a pick is counted in the worker's own copy of the host
+    (``consume_from_instance``, which counts the instance's own, i.e. old, flavor and
+    one more I/O operation) and forgotten when the compute node record is written
+    after it: by the destination's claim, a release, or the periodic resource audit.
+    A failed claim writes nothing, so its pick stays counted until the next audit.
+    """
 
     def __init__(self, hosts: HostTable, worker: int):
         self.hosts = hosts
         self.worker = worker
         n = len(hosts)
         self.pending_ram_mb = np.zeros(n, dtype=np.int64)
-        self.pending_vcpus = np.zeros(n, dtype=np.int64)
-        self.pending_disk_gb = np.zeros(n, dtype=np.int64)
+        self.pending_io_ops = np.zeros(n, dtype=np.int64)
+        self.consumed_at = np.zeros(n, dtype=float)
+        self._any = False
 
-    def consume(self, host: int, flavor: Flavor) -> None:
-        """Count a pick until the destination has claimed it (or given it up)."""
+    def refresh(self, now: float) -> None:
+        """Take the database's records for hosts written since this worker's picks."""
+        if not self._any:
+            return
+        hosts = self.hosts
+        stale = (hosts.written_at > self.consumed_at) | hosts.audited_since(self.consumed_at, now)
+        stale &= self.pending_io_ops > 0
+        if stale.any():
+            self.pending_ram_mb[stale] = 0
+            self.pending_io_ops[stale] = 0
+            self._any = bool(self.pending_io_ops.any())
+
+    def consume(self, host: int, flavor: Flavor, now: float) -> None:
+        """Count a pick (HostState.consume_from_instance)."""
         self.pending_ram_mb[host] += flavor.ram_mb
-        self.pending_vcpus[host] += flavor.vcpus
-        self.pending_disk_gb[host] += flavor.disk_gb
-
-    def forget(self, host: int, flavor: Flavor) -> None:
-        self.pending_ram_mb[host] -= flavor.ram_mb
-        self.pending_vcpus[host] -= flavor.vcpus
-        self.pending_disk_gb[host] -= flavor.disk_gb
+        self.pending_io_ops[host] += 1
+        self.consumed_at[host] = now
+        self._any = True
 
     def free_ram_mb(self) -> np.ndarray:
         return self.hosts.free_ram_mb() - self.pending_ram_mb
 
+    def io_ops(self) -> np.ndarray:
+        return self.hosts.io_ops + self.pending_io_ops
 
-def _normalize(values: np.ndarray) -> np.ndarray:
-    """Nova's weights.normalize: scale to 0..1 over the candidates; all equal → 0."""
-    lo, hi = values.min(), values.max()
+
+def _normalize(values: np.ndarray, minval: float | None = None) -> np.ndarray:
+    """Nova's weights.normalize: (x − min) / (max − min) over the candidates, with a
+    weigher's fixed ``minval`` when it has one; all equal → 0."""
+    lo = values.min() if minval is None else minval
+    hi = values.max()
     if hi == lo:
         return np.zeros_like(values, dtype=float)
     return (values - lo) / float(hi - lo)
 
 
 def select_hosts(view: SchedulerView, spec: RequestSpec, *, host_subset_size: int = 1,
-                 ram_weight_multiplier: float = 1.0, rng: random.Random | None = None,
-                 best_n: int = 3) -> Selection:
+                 ram_weight_multiplier: float = 1.0, io_ops_weight_multiplier: float = -1.0,
+                 rng: random.Random | None = None, best_n: int = 3) -> Selection:
     """Filter and weigh every host for one request; raise NoValidHost if none passes."""
     hosts = view.hosts
     n = len(hosts)
@@ -131,8 +153,11 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, *, host_subset_size: in
         raise NoValidHost(filters=verdicts)
 
     candidates = np.flatnonzero(mask)
-    ram_w = ram_weight_multiplier * _normalize(free_ram[candidates].astype(float))
-    total = ram_w
+    # Kilo's all_weighers: RAMWeigher (minval 0), IoOpsWeigher; MetricsWeigher has no
+    # metrics configured and weighs every host 0.
+    ram_w = ram_weight_multiplier * _normalize(free_ram[candidates].astype(float), minval=0.0)
+    io_w = io_ops_weight_multiplier * _normalize(view.io_ops()[candidates].astype(float))
+    total = ram_w + io_w
     if host_subset_size == 1 and best_n <= 1:
         order = np.array([int(np.argmax(total))])
     else:
@@ -142,4 +167,5 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, *, host_subset_size: in
     host = int(candidates[pick])
     best = [(int(candidates[i]), float(total[i])) for i in order[:best_n]]
     return Selection(host=host, weight=float(total[pick]),
-                     weights={"RAMWeigher": float(ram_w[pick])}, filters=verdicts, best=best)
+                     weights={"RAMWeigher": float(ram_w[pick]), "IoOpsWeigher": float(io_w[pick])},
+                     filters=verdicts, best=best)

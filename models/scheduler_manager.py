@@ -1,7 +1,8 @@
 """nova-scheduler's RPC side: ``SchedulerManager.select_destinations``.
 
 Each worker is a separate scheduler process with its own cached host state
-(``SchedulerView``). The decision itself is ``models.scheduler.select_hosts``; this
+(``SchedulerView``): it counts its own picks and sees another worker's only once the
+destination's claim has written the host's record. The decision itself is ``models.scheduler.select_hosts``; this
 service adds the notifications, the processing time, and remembers every decision
 so a user can see why a host was chosen.
 """
@@ -14,22 +15,6 @@ import simpy
 from models.scheduler import NoValidHost, SchedulerView, select_hosts
 from models.service import NovaService
 from simulator.bus import Message
-
-
-class Pick:
-    """A host counted in one worker's view until its destination claims it."""
-
-    __slots__ = ("view", "host", "flavor", "live")
-
-    def __init__(self, view: SchedulerView, host: int, flavor: Any):
-        self.view, self.host, self.flavor, self.live = view, host, flavor, True
-        view.consume(host, flavor)
-
-    def release(self) -> None:
-        """The claim was made (or failed): the pick no longer needs counting."""
-        if self.live:
-            self.live = False
-            self.view.forget(self.host, self.flavor)
 
 
 class NovaScheduler(NovaService):
@@ -46,14 +31,15 @@ class NovaScheduler(NovaService):
         self.notify(req, "scheduler.select_destinations.start")
         yield from self.busy("select_destinations")
         view = self.views[msg.worker]
+        view.refresh(self.env.now)
         try:
             sel = select_hosts(view, spec, host_subset_size=cloud.nova.host_subset_size, rng=self.rng)
         except NoValidHost as exc:
             req.selections.append((req.attempt, msg.worker, exc.filters, None))
             cloud.bus.reply(msg, self.who, error=exc)
             return
-        sel.pick = Pick(view, sel.host, spec.flavor)
+        view.consume(sel.host, spec.instance_flavor, self.env.now)
         req.selections.append((req.attempt, msg.worker, sel.filters, sel))
         self.notify(req, "scheduler.select_destinations.end")
         req.enter("conductor", self.env.now)
-        cloud.bus.reply(msg, self.who, value=sel, on_drop=sel.pick.release)
+        cloud.bus.reply(msg, self.who, value=sel)

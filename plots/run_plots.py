@@ -23,7 +23,10 @@ def write_run_plots(result: Any, outdir: Any) -> None:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     if lat:
-        ax1.hist(lat, bins=min(50, max(5, len(lat) // 4)), color="#4c72b0")
+        lo, hi = lat[0], lat[-1]
+        if hi - lo < 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        ax1.hist(lat, bins=min(50, max(5, len(lat) // 4)), range=(lo, hi), color="#4c72b0")
         ax2.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], color="#4c72b0")
         s = result.summary["latency"]
         for q, style in (("p50", "--"), ("p90", ":"), ("p99", "-.")):

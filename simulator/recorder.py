@@ -23,6 +23,12 @@ class TraceRecorder:
         self.count = 0
         self.listeners: list[Any] = []
 
+    def attach(self, stream: IO[str], keep: bool = False) -> None:
+        """Stream records to ``stream`` from now on (kept in memory only if ``keep``)."""
+        self.stream = stream
+        if not keep:
+            self.records = None
+
     def emit(self, t: float, request: int | None, instance: str | None, service: str,
              host: str | None, event: str, name: str, **extra: Any) -> None:
         rec = {"t": round(t, 6), "request": request, "instance": instance, "service": service,

@@ -40,13 +40,14 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
     wall0 = time.perf_counter()
     env = Environment()
     streams = RandomStreams(seed)
+    recorder = TraceRecorder(None)
+    cloud = Cloud(loaded, env, streams, recorder)  # may still raise ScenarioError (placement)
     outdir = OutputDir(out) if out is not None else None
     trace_file = None
     try:
         if outdir is not None:
             trace_file = open(outdir.temp("trace.jsonl"), "w", encoding="utf-8", buffering=1 << 20)
-        recorder = TraceRecorder(trace_file, keep=keep_trace)
-        cloud = Cloud(loaded, env, streams, recorder)
+            recorder.attach(trace_file, keep=keep_trace)
         bar = _progress(cloud) if progress else None
         cloud.start()
         stop = cloud.done

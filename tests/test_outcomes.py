@@ -180,12 +180,14 @@ def test_two_schedulers_race_for_the_last_host_and_the_loser_reschedules():
 
 def test_a_failed_claim_without_retries_ends_in_error():
     """max_attempts 1: no retry bookkeeping, so the claim's failure is re-raised:
-    vm_state error (Kilo leaves the task state as it was), compute.exception."""
+    vm_state error, the claim's fault recorded (@wrap_instance_fault), the task state
+    cleared (@reverts_task_state), compute.exception (@wrap_exception)."""
     result = simulator.run(race_scenario(max_attempts=1))
     r2 = result.request(2)
     assert (r2["status"], r2["reason"], r2["attempts"]) == ("error", "ComputeResourcesUnavailable", 1)
-    assert states(result, 2)[-1] == ("error", "resize_prep", None)
+    assert states(result, 2)[-2:] == [("error", "resize_prep", None), ("error", None, None)]
     assert notes(result, 2)[-2:] == ["instance.resize_prep.end", "compute.exception"]
+    assert [f["name"] for f in events_of(result.trace, 2, "instance_fault")] == ["ComputeResourcesUnavailable"]
 
 
 def test_a_reschedule_that_finds_no_host_ends_in_error():
@@ -197,3 +199,6 @@ def test_a_reschedule_that_finds_no_host_ends_in_error():
     assert states(result, 2)[-2:] == [("active", None, None), ("error", None, None)]
     assert notes(result, 2)[-5:] == ["scheduler.select_destinations.start", "compute_task.migrate_server.error",
                                      "instance.resize.error", "instance.resize_prep.end", "compute.exception"]
+    # the conductor's fault, the reschedule's, then the claim's: the last one users see
+    assert [f["name"] for f in events_of(result.trace, 2, "instance_fault")] == \
+        ["NoValidHost", "NoValidHost", "ComputeResourcesUnavailable"]
