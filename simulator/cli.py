@@ -102,7 +102,8 @@ def _report(s: dict, outdir: Path) -> str:
     by = s["requests"]["by_status"]
     lat = s["latency"]
     counts = ", ".join(f"{k} {v}" for k, v in by.items() if v)
-    lines = [f"{s['scenario']['name']}: {s['requests']['total']} requests ({counts or 'none'}) "
+    n = s['requests']['total']
+    lines = [f"{s['scenario']['name']}: {n} request{'s' if n != 1 else ''} ({counts or 'none'}) "
              f"in {s['sim_time']:,.1f} simulated s, {s['wall_seconds']:.2f} s wall, "
              f"{s['events']:,} events"]
     if lat["count"]:

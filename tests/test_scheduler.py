@@ -1,0 +1,128 @@
+"""Filters and weighers against hand-built host sets, and a scheduler worker's
+cached view of the hosts."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from models.hosts import ComputeResourcesUnavailable, HostTable
+from models.objects import Flavor
+from models.scheduler import NoValidHost, RequestSpec, SchedulerView, _normalize, select_hosts
+
+SMALL = Flavor("small", 1, 2048, 20)
+BIG = Flavor("big", 4, 16384, 80)
+
+
+def table(ram_mb, **kw):
+    n = len(ram_mb)
+    opts = dict(cpu_allocation_ratio=16.0, ram_allocation_ratio=1.5, disk_allocation_ratio=1.0,
+                reserved_host_memory_mb=512, reserved_host_disk_mb=0)
+    opts.update(kw)
+    return HostTable([f"h{i}" for i in range(n)], [None] * n, [16] * n, ram_mb, [1000] * n, [10] * n, **opts)
+
+
+def test_ram_filter_uses_the_allocation_ratio_and_reserved_memory():
+    """h0: 8192 MB → limit 12288 − 512 reserved = 11776 usable: a 16384 MB flavor
+    does not pass. h1: 12288 MB → 18432 − 512 = 17920: it passes."""
+    hosts = table([8192, 12288])
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(BIG))
+    assert sel.host == 1
+    assert ("RamFilter", 2, 1) in sel.filters
+    hosts = table([8192, 12288], ram_allocation_ratio=1.0)
+    with pytest.raises(NoValidHost) as exc:
+        select_hosts(SchedulerView(hosts, 0), RequestSpec(BIG))
+    assert exc.value.filters[-1] == ("RamFilter", 2, 0)
+
+
+def test_ignore_force_and_retry_filter():
+    hosts = table([65536] * 4)
+    view = SchedulerView(hosts, 0)
+    sel = select_hosts(view, RequestSpec(SMALL, ignore_hosts=[0], retry_hosts=[1]))
+    assert sel.filters[:2] == [("ignore_hosts/force_hosts", 4, 3), ("RetryFilter", 3, 2)]
+    assert sel.host == 2
+    assert select_hosts(view, RequestSpec(SMALL, force_hosts=[3])).host == 3
+    with pytest.raises(NoValidHost):
+        select_hosts(view, RequestSpec(SMALL, force_hosts=[0], ignore_hosts=[0]))
+
+
+def test_compute_filter_drops_hosts_that_are_down():
+    hosts = table([65536, 32768])
+    hosts.up[0] = False
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL))
+    assert sel.host == 1 and sel.filters[-1] == ("ComputeFilter", 2, 1)
+
+
+def test_ram_weigher_normalises_from_zero():
+    """RAMWeigher sets minval 0: weights are free / max free, not (x − min)/(max − min)."""
+    assert list(_normalize(__import__("numpy").array([1000.0, 2000.0, 4000.0]), minval=0.0)) == [0.25, 0.5, 1.0]
+    assert list(_normalize(__import__("numpy").array([1.0, 3.0]))) == [0.0, 1.0]
+    assert list(_normalize(__import__("numpy").array([2.0, 2.0]))) == [0.0, 0.0]
+    hosts = table([16384, 32768, 65536])
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL))
+    free = [16384 - 512, 32768 - 512, 65536 - 512]
+    assert sel.host == 2 and sel.weights["RAMWeigher"] == 1.0
+    assert [b for b in sel.best] == [(2, 1.0), (1, pytest.approx(free[1] / free[2])),
+                                     (0, pytest.approx(free[0] / free[2]))]
+
+
+def test_io_ops_weigher_prefers_idle_hosts():
+    """Two hosts with equal RAM; h0 has 2 instances resizing: its IoOps weight is
+    −1 × 1.0, h1's −1 × 0, so h1 wins. With more free RAM on h0 (weight 1.0 against
+    0.5) the sum is 0 against 0.5: h1 still wins."""
+    hosts = table([65536, 65536])
+    hosts.io_ops[0] = 2
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL))
+    assert sel.host == 1 and sel.weights == {"RAMWeigher": 1.0, "IoOpsWeigher": -0.0}
+    hosts = table([131072 + 512, 65536 + 512])
+    hosts.io_ops[0] = 2
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL)).host == 1
+
+
+def test_ties_go_to_the_first_host_and_host_subset_size_picks_among_the_best():
+    hosts = table([65536] * 5)
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL)).host == 0
+    rng = random.Random(4)
+    picks = {select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), host_subset_size=3, rng=rng).host
+             for _ in range(60)}
+    assert picks == {0, 1, 2}
+
+
+def test_a_worker_counts_its_own_picks_until_the_host_record_is_written():
+    """Kilo's consume_from_instance counts the instance's own (old) flavor and one
+    more I/O operation; the next write of the host's record (a claim) replaces it."""
+    hosts = table([8192, 8192])
+    hosts.audit_interval = 60.0
+    view = SchedulerView(hosts, 0)
+    other = SchedulerView(hosts, 1)
+    view.consume(0, SMALL, now=10.0)
+    assert view.free_ram_mb()[0] == 8192 - 512 - 2048 and view.io_ops()[0] == 1
+    assert other.free_ram_mb()[0] == 8192 - 512  # another worker does not see it
+    view.refresh(20.0)
+    assert view.pending_ram_mb[0] == 2048  # no write since the pick
+    hosts.claim(0, Flavor("m", 2, 4096, 40), now=21.0)
+    view.refresh(22.0)
+    assert view.pending_ram_mb[0] == 0 and view.free_ram_mb()[0] == 8192 - 512 - 4096
+    assert other.free_ram_mb()[0] == 8192 - 512 - 4096  # the claim is seen by all
+
+
+def test_a_failed_claims_pick_is_forgotten_at_the_next_resource_audit():
+    hosts = table([8192])
+    hosts.audit_offset[:] = 30.0  # audits at 30, 90, 150, ...
+    view = SchedulerView(hosts, 0)
+    view.consume(0, SMALL, now=40.0)
+    view.refresh(89.9)
+    assert view.pending_ram_mb[0] == 2048
+    view.refresh(90.0)
+    assert view.pending_ram_mb[0] == 0
+
+
+def test_the_claim_tests_ram_against_the_filters_limit():
+    hosts = table([8192])  # 12288 limit − 512 reserved
+    hosts.claim(0, Flavor("a", 1, 8192, 10))
+    with pytest.raises(ComputeResourcesUnavailable, match="Free memory 3584.00 MB < requested 4096 MB"):
+        hosts.claim(0, Flavor("b", 1, 4096, 10))
+    hosts.claim(0, Flavor("c", 1, 3584, 10))
+    assert hosts.used_ram_mb[0] == 8192 + 3584
+    hosts.release(0, Flavor("c", 1, 3584, 10))
+    assert (hosts.claims, hosts.releases) == (2, 1)
