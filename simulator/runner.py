@@ -84,7 +84,7 @@ def _progress(cloud: Any) -> Any:
     """A progress bar of requests settled, shown only when the run takes > 2 s."""
     from tqdm import tqdm
 
-    bar = tqdm(total=cloud.workload.total, unit="req", delay=2.0, leave=False,
+    bar = tqdm(total=cloud.workload.total, unit="req", delay=2.0, leave=False, disable=None,
                dynamic_ncols=True, desc="requests")
     env = cloud.env
 

@@ -110,10 +110,8 @@ def test_resize_down_of_the_root_disk_is_refused_by_the_driver():
 
 
 def test_api_gives_up_after_rpc_response_timeout_while_the_conductor_carries_on():
-    s = tiny(services={"api": {"workers": 1, "service_time": 0.05},
-                       "conductor": {"workers": 1, "service_time": 70},
-                       "scheduler": {"workers": 1, "service_time": 0.1},
-                       "compute": {"workers": 4, "service_time": 0.01}})
+    s = tiny()
+    s["services"]["conductor"]["service_time"] = 70
     result = simulator.run(s)
     row = result.request(1)
     assert (row["status"], row["reason"], row["http_status"]) == ("resized", "MessagingTimeout", 500)
@@ -125,10 +123,8 @@ def test_api_gives_up_after_rpc_response_timeout_while_the_conductor_carries_on(
 def test_scheduler_timeouts_leave_the_instance_stuck_in_resize_prep():
     """Kilo's scheduler client retries a timed-out select_destinations max_attempts - 1
     more times, then the timeout escapes without resetting the task state."""
-    s = tiny(services={"api": {"workers": 1, "service_time": 0.05},
-                       "conductor": {"workers": 1, "service_time": 0.02},
-                       "scheduler": {"workers": 1, "service_time": 61},
-                       "compute": {"workers": 4, "service_time": 0.01}})
+    s = tiny()
+    s["services"]["scheduler"]["service_time"] = 61
     result = simulator.run(s)
     row = result.request(1)
     assert (row["status"], row["reason"], row["http_status"]) == ("stuck", "MessagingTimeout", 500)
@@ -136,9 +132,8 @@ def test_scheduler_timeouts_leave_the_instance_stuck_in_resize_prep():
     calls = [r for r in events_of(result.trace, 1, "rpc.call") if r["name"] == "select_destinations"]
     assert len(calls) == 3
     assert row["finished"] == pytest.approx(10.05 + 0.021 + 180)
-    # the scheduler's picks for the abandoned calls are not left counted in its view
-    cloud_picks = result.summary["bus"]["replies_dropped"]
-    assert cloud_picks >= 2
+    # the scheduler carried on and replied to the calls that had given up
+    assert result.summary["bus"]["replies_dropped"] >= 2
 
 
 def race_scenario(**nova):
