@@ -1,10 +1,12 @@
-"""nova-api: ``API.resize`` (resize and cold migrate) and ``API.confirm_resize``.
+"""nova-api: ``API.resize`` (resize and cold migrate), ``API.confirm_resize`` and
+``API.revert_resize``.
 
 The API's workers serve HTTP requests. A resize or migrate is checked (instance
-state, flavor), marked ``resize_prep`` and handed to the conductor by a blocking
-``migrate_server`` call (Kilo): the worker waits through scheduling. The answer is
-HTTP 202, or 400 for NoValidHost, 409 for an instance busy with another operation,
-500 when the conductor did not reply within ``rpc_response_timeout``.
+state, flavor, the project's quota for an upsize), marked ``resize_prep`` and handed
+to the conductor: in Kilo by a blocking ``migrate_server`` call, the worker waiting
+through scheduling, answering 202, or 400 for NoValidHost, or 500 when the conductor
+did not reply within ``rpc_response_timeout``; in modern Nova by a cast, answering 202
+at once. A busy instance is refused with 409, an over-quota upsize with 403.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any, Generator
 import simpy
 
 from models import states
+from models.quota import Quotas, TooManyInstances
 from models.scheduler import NoValidHost
 from models.service import NovaService
 from simulator.bus import Message, MessagingTimeout
@@ -30,7 +33,7 @@ class NovaAPI(NovaService):
     service = "nova-api"
 
     def http(self, method: str, req: Any) -> None:
-        """A user's HTTP request arrives (resize / migrate / confirm)."""
+        """A user's HTTP request arrives (resize / migrate / confirm / revert)."""
         self.cloud.recorder.emit(self.env.now, req.request, req.instance, "client", None,
                                  "http.request", method, to_service=self.service, to_host=self.host)
         self.deliver(Message(0, "http", "osapi_compute", method, {}, req, ("client", None), self.env.now))
@@ -56,6 +59,12 @@ class NovaAPI(NovaService):
             new = cloud.flavors[req.flavor_new]
             if new.name == inst.flavor.name:
                 return self._reject(req, 400, CannotResizeToSameFlavor("When resizing, instances must change flavor!"))
+            delta = Quotas.upsize_delta(inst.flavor, new)
+            try:
+                cloud.quotas.reserve(inst.project, delta)
+            except TooManyInstances as exc:
+                return self._reject(req, 403, exc)
+            req.quota_delta = delta
         else:
             new = inst.flavor
             req.flavor_new = new.name
@@ -63,14 +72,18 @@ class NovaAPI(NovaService):
         ignore: list[int] = []
         if not nova.allow_resize_to_same_host:
             ignore.append(inst.host)
-        if req.op == "migrate" and not nova.allow_migrate_to_same_host and inst.host not in ignore:
-            ignore.append(inst.host)
+        if req.op == "migrate" and inst.host not in ignore and (cloud.modern or not nova.allow_migrate_to_same_host):
+            ignore.append(inst.host)  # modern Nova never keeps a cold migration on its host
         force = [cloud.hosts.index[req.requested_host]] if req.requested_host else []
         inst.migration = None
         inst.request = req
         self.save(req, task_state=states.RESIZE_PREP)
         req.enter("conductor", self.env.now)
         args = {"flavor": new, "ignore_hosts": ignore, "force_hosts": force, "retry": None}
+        if cloud.modern:
+            cloud.bus.cast(self.who, "conductor", "migrate_server", args, req)
+            self._answer(req, 202)
+            return
         try:
             yield cloud.bus.call(self.who, "conductor", "migrate_server", args, req,
                                  timeout=nova.rpc_response_timeout)
@@ -91,17 +104,39 @@ class NovaAPI(NovaService):
         self._answer(req, status, type(error).__name__)
         self.cloud.finish(req, "rejected", type(error).__name__)
 
+    def _verify_resize_state(self, req: Any, method: str) -> Any:
+        """The checks of confirm and revert: the instance is RESIZED (else 409) and its
+        migration is ``finished`` (else 400, MigrationNotFoundByStatus)."""
+        inst = req.target
+        m = inst.migration
+        if inst.vm_state != states.RESIZED or m is None or m.request is not req:
+            self.respond(req, method, 409, "InstanceInvalidState")
+            return None
+        if m.status != states.FINISHED:
+            self.respond(req, method, 400, "MigrationNotFoundByStatus")
+            return None
+        return m
+
     def confirm_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """API.confirm_resize: migration ``confirming``, then a cast to the source."""
         req = msg.ctx
         yield from self.busy("confirm_resize")
-        inst = req.target
-        m = inst.migration
-        if inst.vm_state != states.RESIZED or m is None or m.request is not req:
-            self.respond(req, "confirm_resize", 409, "InstanceInvalidState")
+        if self._verify_resize_state(req, "confirm_resize") is None:
             return
-        if m.status != states.FINISHED:  # already confirming: MigrationNotFoundByStatus
-            self.respond(req, "confirm_resize", 400, "MigrationNotFoundByStatus")
-            return
+        req.confirm_started = msg.enqueued_at  # the confirm is timed from its arrival
         self.cloud.start_confirm(self.who, req)
         self.respond(req, "confirm_resize", 204)
+
+    def revert_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """API.revert_resize: ``resize_reverting``, migration ``reverting``, then a cast
+        to the destination."""
+        req = msg.ctx
+        yield from self.busy("revert_resize")
+        m = self._verify_resize_state(req, "revert_resize")
+        if m is None:
+            return
+        req.revert_started = msg.enqueued_at
+        self.save(req, task_state=states.RESIZE_REVERTING)
+        self.save(req, migration_status=states.REVERTING)
+        self.cloud.bus.cast(self.who, f"compute.{self.cloud.hosts.names[m.dest]}", "revert_resize", {}, req)
+        self.respond(req, "revert_resize", 202)

@@ -20,15 +20,16 @@ from models.database import Database
 from models.driver import SimpleDriver
 from models.hosts import HostTable
 from models.objects import Flavor, Instance
+from models.quota import Quotas
 from models.request import Request
-from models.scheduler import NoValidHost, RequestSpec, SchedulerView, select_hosts
-from models.scheduler_manager import NovaScheduler
+from models.scheduler import NoValidHost, RequestSpec, SchedulerConfig, SchedulerView, select_hosts
+from models.scheduler_manager import SCHEDULING_COLUMNS, NovaScheduler
 from models.workload import Workload
 from simulator.bus import MessageBus
 from simulator.distributions import Sampler, make_sampler
 from simulator.errors import ScenarioError
 from simulator.random_streams import RandomStreams
-from simulator.recorder import TraceRecorder
+from simulator.recorder import TableStream, TraceRecorder
 from simulator.scenario import LoadedScenario
 
 
@@ -60,7 +61,25 @@ class Cloud:
             ram_allocation_ratio=self.nova.ram_allocation_ratio,
             disk_allocation_ratio=self.nova.disk_allocation_ratio,
             reserved_host_memory_mb=self.nova.reserved_host_memory_mb,
-            reserved_host_disk_mb=self.nova.reserved_host_disk_mb)
+            reserved_host_disk_mb=self.nova.reserved_host_disk_mb,
+            zones=[h.zone for h in hs], enabled=[h.enabled for h in hs])
+        nova = self.nova
+        self.modern = nova.release == "modern"
+        self.scheduler_config = SchedulerConfig(
+            filters=tuple(nova.scheduler_default_filters),
+            weighers=tuple(nova.scheduler_weight_classes),
+            multipliers={"ram_weight_multiplier": nova.ram_weight_multiplier,
+                         "cpu_weight_multiplier": nova.cpu_weight_multiplier,
+                         "disk_weight_multiplier": nova.disk_weight_multiplier,
+                         "io_ops_weight_multiplier": nova.io_ops_weight_multiplier,
+                         "weight_multiplier": 1.0},
+            host_subset_size=nova.host_subset_size,
+            placement=self.modern,
+            alternates=nova.max_attempts - 1 if self.modern else 0)
+        #: requests whose scheduling is recorded in full (which hosts each filter removed)
+        self.explain: set[int] = set()
+        #: scheduling.csv rows (kept in memory unless the runner streams them to a file)
+        self.scheduling: TableStream | None = TableStream(SCHEDULING_COLUMNS)
         self.db = Database(recorder, self.flavors, self.hosts)
         latency = make_sampler(model.bus.latency)
         rng_bus = streams.stream("bus.latency")
@@ -102,28 +121,63 @@ class Cloud:
         weighers (or on the host given), failing loudly when one cannot fit."""
         view = SchedulerView(self.hosts, worker=-1)
         rng = self.streams.stream("placement")
-        groups = {}
-        for gi, g in enumerate(self.loaded.model.instances):
-            groups[id(g)] = gi
+        placed: dict[str, Instance] = {}
+        cfg = self.scheduler_config
+        self.quotas = Quotas(limits={p: pr.quota.model_dump() for p, pr in self.loaded.model.projects.items()})
+        self.group_members: dict[str, list[Instance]] = {g: [] for g in self.loaded.model.server_groups}
         for idx, spec in enumerate(self.loaded.instances):
             flavor = self.flavors[spec.flavor]
+            inst = Instance(spec.name, idx, flavor, -1, spec.disk_used_gb, spec.vm_state,
+                            spec.project, spec.zone)
+            inst.group = self.loaded.groups.get(spec.name)
+            if inst.group is not None:
+                self.group_members[inst.group[0]].append(inst)
+            inst.same_host, inst.different_host = spec.same_host, spec.different_host
             if spec.host is not None:
                 host = self.hosts.index[spec.host]
-                if not self.hosts.fits_ram(host, flavor):
+                short = self.hosts.shortfall(host, flavor, cfg.claim_tests or ("ram", "vcpu", "disk"))
+                if short is not None:
                     raise ScenarioError(self.loaded.source, f"instances[{spec.group}].host",
-                                        f"instance {spec.name} ({flavor.name}, {flavor.ram_mb} MB) does "
-                                        f"not fit on host {spec.host}: RAM limit reached")
+                                        f"instance {spec.name} ({flavor.name}) does not fit on host "
+                                        f"{spec.host}: {short}")
             else:
+                req = self.request_spec(inst, flavor, placed=placed, boot=True)
                 try:
-                    host = select_hosts(view, RequestSpec(flavor), rng=rng, best_n=1,
-                                        host_subset_size=self.nova.host_subset_size).host
-                except NoValidHost:
+                    host = select_hosts(view, req, cfg, rng=rng, best_n=1).host
+                except NoValidHost as exc:
+                    why = next((f for f, _, out in exc.filters if out == 0), "")
                     raise ScenarioError(self.loaded.source, f"instances[{spec.group}]",
-                                        f"no host has room for instance {spec.name} ({flavor.name}, "
-                                        f"{flavor.ram_mb} MB RAM) at placement: add hosts or raise "
-                                        f"nova.ram_allocation_ratio") from None
+                                        f"no host can take instance {spec.name} ({flavor.name}, "
+                                        f"{flavor.ram_mb} MB RAM) at placement: {why} leaves no host "
+                                        f"(add hosts, raise an allocation ratio, or relax its "
+                                        f"zone, group or hints)") from None
+            inst.host = host
             self.hosts.take(host, flavor)
-            self.db.add_instance(Instance(spec.name, idx, flavor, host, spec.disk_used_gb, spec.vm_state))
+            placed[inst.name] = inst
+            self.db.add_instance(inst)
+            self.quotas.add_instance(inst.project, flavor)
+
+    def request_spec(self, inst: Instance, flavor: Flavor, *, ignore_hosts: list[int] | None = None,
+                     force_hosts: list[int] | None = None, retry: dict | None = None,
+                     placed: dict[str, Instance] | None = None, boot: bool = False) -> RequestSpec:
+        """The scheduler's view of a request for ``inst``: its zone, its server group's
+        other members' hosts, and its scheduler hints (at boot; for a move only in
+        modern Nova, which keeps the boot RequestSpec)."""
+        instances = placed if placed is not None else self.db.instances
+        spec = RequestSpec(flavor, instance_flavor=inst.flavor, ignore_hosts=ignore_hosts or [],
+                           force_hosts=force_hosts or [],
+                           retry_hosts=list(retry["hosts"]) if retry else [],
+                           num_attempts=retry["num_attempts"] if retry else 1, zone=inst.zone)
+        if inst.group is not None:
+            spec.group_policy = inst.group[1]
+            spec.group_hosts = sorted({m.host for m in self.group_members[inst.group[0]]
+                                       if m is not inst and m.host >= 0})
+        if boot or self.modern:
+            if inst.same_host:
+                spec.same_host = sorted({instances[n].host for n in inst.same_host if n in instances})
+            if inst.different_host:
+                spec.different_host = sorted({instances[n].host for n in inst.different_host if n in instances})
+        return spec
 
     def start(self) -> None:
         self.workload.start()
@@ -137,6 +191,10 @@ class Cloud:
         """The request has reached a final status; nothing more will come for it."""
         if req.ended:
             return
+        if status in ("error", "rejected") and any(req.quota_delta):
+            # the move failed: its quota reservation is rolled back
+            self.quotas.rollback(req.target.project, req.quota_delta)
+            req.quota_delta = (0, 0)
         req.status = status
         if reason is not None:
             req.reason = reason
@@ -145,18 +203,27 @@ class Cloud:
         self._end(req)
 
     def verify_resize(self, req: Request) -> None:
-        """The instance is in VERIFY_RESIZE: the request's latency ends here."""
+        """The instance is in VERIFY_RESIZE: the request's latency ends here, and the
+        user's confirm or revert (if any) is scheduled."""
         req.stop_clock(self.env.now)
         req.status = "resized"
-        if req.confirm_after is not None:
-            self.env.timeout(req.confirm_after).callbacks.append(lambda _ev: self._user_confirm(req))
+        if any(req.quota_delta):  # finish_resize commits the upsize reservation
+            self.quotas.commit(req.target.project, req.quota_delta)
+        delay = None
+        if req.revert_after is not None:
+            req.action, delay = "revert_resize", req.revert_after
+        elif req.confirm_after is not None:
+            coin = self.streams.stream(f"workload[{req.workload}].revert")
+            revert = req.revert_chance > 0 and coin.random() < req.revert_chance
+            req.action = "revert_resize" if revert else "confirm_resize"
+            delay = req.confirm_after
+        if delay is not None:
+            self.env.timeout(delay).callbacks.append(lambda _ev: self._user_action(req))
         elif self.nova.resize_confirm_window <= 0:
             self._end(req)
 
-    def _user_confirm(self, req: Request) -> None:
-        if req.confirm_started is None:
-            req.confirm_started = self.env.now
-        self.api.http("confirm_resize", req)
+    def _user_action(self, req: Request) -> None:
+        self.api.http(req.action, req)
 
     def start_confirm(self, who: tuple[str, str | None], req: Request) -> None:
         """API.confirm_resize's effect, from nova-api or the auto-confirm task."""
@@ -169,7 +236,17 @@ class Cloud:
 
     def confirmed(self, req: Request) -> None:
         req.confirm = self.env.now - req.confirm_started
+        m = req.target.migration
+        down = (min(0, m.new_flavor.vcpus - m.old_flavor.vcpus), min(0, m.new_flavor.ram_mb - m.old_flavor.ram_mb))
+        if any(down):  # a downsize's quota delta is committed at confirm
+            self.quotas.adjust(req.target.project, *down)
         self.finish(req, "confirmed")
+
+    def reverted(self, req: Request) -> None:
+        req.revert = self.env.now - req.revert_started
+        if any(req.quota_delta):  # the committed upsize is given back
+            self.quotas.adjust(req.target.project, -req.quota_delta[0], -req.quota_delta[1])
+        self.finish(req, "reverted")
 
     def api_timed_out(self, req: Request) -> None:
         """nova-api gave up on the conductor (HTTP 500); the move may still go on."""

@@ -44,15 +44,20 @@ class NovaCompute(NovaService):
         yield from self.busy("prep_resize")
         self.notify(req, "instance.exists")
         self.notify(req, "instance.resize_prep.start")
-        try:
-            # _prep_resize → ResourceTracker.resize_claim (tests the RamFilter limit)
-            cloud.hosts.claim(self.index, flavor, self.env.now)
-        except ComputeResourcesUnavailable as exc:
-            yield from self._reschedule_resize_or_reraise(msg, exc)
-            return
         source = inst.host
-        cloud.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
-        self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
+        if cloud.modern:
+            # placement holds the allocation already (claimed by the scheduler); the
+            # resource tracker's claim has no limits to test and the Migration exists
+            self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
+        else:
+            try:
+                # _prep_resize → ResourceTracker.resize_claim (tests the filters' limits)
+                cloud.hosts.claim(self.index, flavor, self.env.now, cloud.scheduler_config.claim_tests)
+            except ComputeResourcesUnavailable as exc:
+                yield from self._reschedule_resize_or_reraise(msg, exc)
+                return
+            cloud.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
+            self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
         req.enter("resize_instance", self.env.now)
         cloud.bus.cast(self.who, f"compute.{cloud.hosts.names[source]}", "resize_instance", {}, req)
         self.notify(req, "instance.resize_prep.end")
@@ -61,7 +66,7 @@ class NovaCompute(NovaService):
         req = msg.ctx
         cloud = self.cloud
         self.save(req, task_state=states.RESIZE_PREP)
-        retry = msg.args["retry"]
+        retry = msg.args.get("alternates") if cloud.modern else msg.args["retry"]
         rescheduled = False
         if retry is not None:
             req.enter("conductor", self.env.now)
@@ -176,6 +181,40 @@ class NovaCompute(NovaService):
                   released=self.host)
         self.notify(req, "instance.resize_confirm.end")
         cloud.confirmed(req)
+
+    # -- destination: revert_resize -----------------------------------------------------
+    def revert_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """Destroy the guest here, release the new flavor, hand back to the source."""
+        req = msg.ctx
+        cloud = self.cloud
+        m = req.target.migration
+        yield from self.busy("revert_resize")
+        self.notify(req, "instance.exists")
+        # driver.destroy: the guest and (storage not shared) its disks on this host
+        cloud.hosts.release(m.dest, m.new_flavor, self.env.now)  # drop_resize_claim
+        self.save(req, migration_status=states.REVERTED, released=self.host)
+        cloud.bus.cast(self.who, f"compute.{cloud.hosts.names[m.source]}", "finish_revert_resize",
+                       {}, req)
+
+    # -- source: finish_revert_resize -----------------------------------------------------
+    def finish_revert_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """Restore the old flavor and host, and start the guest kept on the source."""
+        req = msg.ctx
+        cloud = self.cloud
+        inst = req.target
+        m = inst.migration
+        yield from self.busy("finish_revert_resize")
+        self.notify(req, "instance.resize_revert.start")
+        cloud.db.set_flavor(inst, m.old_flavor)
+        inst.host = m.source
+        self.save(req)
+        self.step(req, "finish_revert_migration", "start", power_on=True)
+        seconds = yield from cloud.driver.finish_migration(inst, True)
+        inst.power_on = True
+        self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
+        self.save(req, vm_state=states.ACTIVE, task_state=None)
+        self.notify(req, "instance.resize_revert.end")
+        cloud.reverted(req)
 
     # -- periodic: _poll_unconfirmed_resizes --------------------------------------------
     def _auto_confirm_later(self, m: Any) -> None:

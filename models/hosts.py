@@ -7,9 +7,10 @@ to the database: a claim or a release changes them at once and every scheduler
 worker sees it on its next request.
 
 Accounting follows Kilo's resource tracker: RAM used counts
-``reserved_host_memory_mb``; a claim tests RAM against ``ram_mb ×
-ram_allocation_ratio`` (the limit ``RamFilter`` sets; vCPU and disk are only counted,
-because Kilo's default filters set no limit for them).
+``reserved_host_memory_mb``; a claim tests a resource against ``total × ratio`` only
+when the filter that sets that limit is enabled (``RamFilter`` for RAM in Kilo's
+defaults; ``CoreFilter`` for vCPUs and ``DiskFilter`` for disk when added). A flavor's
+disk is root + ephemeral GiB (and swap, for the disk test).
 """
 from __future__ import annotations
 
@@ -31,10 +32,15 @@ class HostTable:
                  ram_mb: Sequence[int], disk_gb: Sequence[int], nic_gbps: Sequence[float], *,
                  cpu_allocation_ratio: float, ram_allocation_ratio: float,
                  disk_allocation_ratio: float, reserved_host_memory_mb: int,
-                 reserved_host_disk_mb: int):
+                 reserved_host_disk_mb: int, zones: Sequence[str] | None = None,
+                 enabled: Sequence[bool] | None = None):
         self.names = list(names)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.racks = list(racks)
+        self.zones = list(zones) if zones is not None else ["nova"] * len(self.names)
+        zone_ids = {z: i for i, z in enumerate(dict.fromkeys(self.zones))}
+        self.zone_id = {z: i for z, i in zone_ids.items()}
+        self.zone_of = np.array([zone_ids[z] for z in self.zones], dtype=np.int64)
         self.nic_gbps = np.asarray(nic_gbps, dtype=float)
         self.vcpus = np.asarray(vcpus, dtype=np.int64)
         self.ram_mb = np.asarray(ram_mb, dtype=np.int64)
@@ -43,7 +49,10 @@ class HostTable:
         self.used_vcpus = np.zeros(n, dtype=np.int64)
         self.used_ram_mb = np.zeros(n, dtype=np.int64)
         self.used_disk_gb = np.zeros(n, dtype=np.int64)
+        #: the nova-compute service is reporting (faults take it down)
         self.up = np.ones(n, dtype=bool)
+        #: the service is enabled (``nova service-disable`` clears it)
+        self.enabled = np.ones(n, dtype=bool) if enabled is None else np.asarray(enabled, dtype=bool)
         #: instances on the host in an I/O-heavy task state (the RT's io_workload stat)
         self.io_ops = np.zeros(n, dtype=np.int64)
         #: when each compute node record was last written (a claim, a release, an audit)
@@ -56,8 +65,10 @@ class HostTable:
         self.disk_allocation_ratio = disk_allocation_ratio
         self.reserved_ram_mb = reserved_host_memory_mb
         self.reserved_disk_gb = reserved_host_disk_mb / 1024.0
-        # RAM limit per host, as RamFilter sets it: total × ratio
+        # the limits the filters set: total × ratio (RamFilter, CoreFilter, DiskFilter)
         self.ram_limit_mb = self.ram_mb * ram_allocation_ratio
+        self.vcpu_limit = self.vcpus * cpu_allocation_ratio
+        self.disk_limit_gb = self.disk_gb * disk_allocation_ratio
         self.claims = 0
         self.releases = 0
 
@@ -68,23 +79,46 @@ class HostTable:
         """Free RAM as the compute node reports it (reserved memory counts as used)."""
         return self.ram_mb - self.reserved_ram_mb - self.used_ram_mb
 
+    def free_vcpus(self) -> np.ndarray:
+        return self.vcpus - self.used_vcpus
+
+    def free_disk_gb(self) -> np.ndarray:
+        return self.disk_gb - self.reserved_disk_gb - self.used_disk_gb
+
     def fits_ram(self, host: int, flavor: Flavor) -> bool:
         """The resize claim's RAM test against RamFilter's limit."""
         used = self.reserved_ram_mb + self.used_ram_mb[host]
         return flavor.ram_mb <= self.ram_limit_mb[host] - used
+
+    def shortfall(self, host: int, flavor: Flavor, tests: "Sequence[str]") -> str | None:
+        """What a claim of ``flavor`` on ``host`` lacks, testing only ``tests`` (the
+        resources whose filter set a limit: ``ram``, ``vcpu``, ``disk``), or None."""
+        if "ram" in tests and not self.fits_ram(host, flavor):
+            free = self.ram_limit_mb[host] - self.reserved_ram_mb - self.used_ram_mb[host]
+            return f"Free memory {free:.2f} MB < requested {flavor.ram_mb} MB"
+        if "vcpu" in tests:
+            free = self.vcpu_limit[host] - self.used_vcpus[host]
+            if flavor.vcpus > free:
+                return f"Free CPUs {free:.2f} VCPUs < requested {flavor.vcpus} VCPUs"
+        if "disk" in tests:
+            need = flavor.disk_gb + flavor.swap_mb / 1024.0
+            free = self.disk_limit_gb[host] - self.reserved_disk_gb - self.used_disk_gb[host]
+            if need > free:
+                return f"Free disk {free:.2f} GB < requested {need:g} GB"
+        return None
 
     def audited_since(self, since: np.ndarray, now: float) -> np.ndarray:
         """Which hosts ran ``update_available_resource`` in (since, now] (writing their record)."""
         i = self.audit_interval
         return np.floor((now - self.audit_offset) / i) > np.floor((since - self.audit_offset) / i)
 
-    def claim(self, host: int, flavor: Flavor, now: float = 0.0) -> None:
-        """Test the claim and take the flavor's resources on ``host``."""
-        if not self.fits_ram(host, flavor):
-            free = self.ram_limit_mb[host] - self.reserved_ram_mb - self.used_ram_mb[host]
+    def claim(self, host: int, flavor: Flavor, now: float = 0.0,
+              tests: "Sequence[str]" = ("ram",)) -> None:
+        """Test the claim against the limits in ``tests`` and take the flavor's resources."""
+        short = self.shortfall(host, flavor, tests)
+        if short is not None:
             raise ComputeResourcesUnavailable(
-                f"Insufficient compute resources: Free memory {free:.2f} MB < requested "
-                f"{flavor.ram_mb} MB on {self.names[host]}")
+                f"Insufficient compute resources: {short} on {self.names[host]}")
         self.take(host, flavor, now)
 
     def take(self, host: int, flavor: Flavor, now: float = 0.0) -> None:

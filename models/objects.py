@@ -46,10 +46,11 @@ class Instance:
     """A server: its flavor, host and states. ``host`` is an index into the host table."""
 
     __slots__ = ("name", "index", "flavor", "host", "vm_state", "task_state", "power_on",
-                 "disk_used_gb", "migration", "request")
+                 "disk_used_gb", "migration", "request", "project", "zone", "group",
+                 "same_host", "different_host")
 
     def __init__(self, name: str, index: int, flavor: Flavor, host: int, disk_used_gb: float,
-                 vm_state: str = states.ACTIVE):
+                 vm_state: str = states.ACTIVE, project: str = "default", zone: str | None = None):
         self.name = name
         self.index = index
         self.flavor = flavor
@@ -60,6 +61,13 @@ class Instance:
         self.disk_used_gb = disk_used_gb
         self.migration: Migration | None = None
         self.request: object | None = None
+        self.project = project
+        self.zone = zone
+        #: the server group it belongs to: (name, policy), or None
+        self.group: tuple[str, str] | None = None
+        #: boot-time scheduler hints (instance names)
+        self.same_host: tuple[str, ...] = ()
+        self.different_host: tuple[str, ...] = ()
 
     @property
     def accepts_move(self) -> bool:

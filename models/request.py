@@ -16,7 +16,7 @@ PHASES = ("api", "conductor", "scheduler", "prep_resize", "resize_instance", "po
 #: columns of requests.csv, in order
 COLUMNS = ("request", "instance", "op", "flavor_old", "flavor_new", "source", "dest",
            "submitted", "finished", "status", "reason", "http_status", "latency", "attempts",
-           *PHASES, "confirm", "queue_wait")
+           *PHASES, "confirm", "revert", "queue_wait")
 
 
 class Request:
@@ -26,7 +26,8 @@ class Request:
                  "submitted", "finished", "status", "reason", "http_status", "attempts",
                  "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
                  "confirm_after", "workload", "target", "attempt", "settled", "selections",
-                 "requested_host", "ended")
+                 "requested_host", "ended", "revert_after", "revert_chance", "revert_started",
+                 "revert", "action", "quota_delta", "explain")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
@@ -57,6 +58,16 @@ class Request:
         self.requested_host: str | None = None
         #: nothing more will come from the pipeline (the HTTP answer may still be on its way)
         self.ended = False
+        self.revert_after: float | None = None
+        #: the chance that the action at confirm_after is a revert (flipped at VERIFY_RESIZE)
+        self.revert_chance = 0.0
+        self.revert_started: float | None = None
+        self.revert: float | None = None
+        #: the user's action at VERIFY_RESIZE: "confirm_resize", "revert_resize" or None
+        self.action: str | None = None
+        self.quota_delta: tuple[int, int] = (0, 0)
+        #: full scheduling records (hosts removed per filter), for explain / step
+        self.explain: list = []
 
     def enter(self, phase: str, now: float) -> None:
         """The critical path moves on to ``phase`` at ``now``."""

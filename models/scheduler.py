@@ -1,20 +1,25 @@
 """nova-scheduler's FilterScheduler: filter the hosts, weigh the rest, pick the best.
 
-``select_hosts`` is the decision, vectorised over all hosts; ``SchedulerView`` is one
-scheduler worker's cached host state. Each worker counts its own picks (as Nova's
-``HostState.consume_from_instance`` does) until the destination's claim makes them
-visible to everyone; it never sees another worker's picks before that, so two workers
-can send two requests to the same last-fitting host and the claim decides.
+``select_hosts`` is the decision, vectorised over all hosts: each filter returns a
+boolean mask (or None: it passes every host), each weigher an array of raw values
+that is normalised over the candidates, multiplied and summed, as Nova's weights
+module does. A request costs a few numpy operations per filter, whatever the number
+of hosts. ``SchedulerView`` is one scheduler worker's cached host state.
 
-Filters run in Kilo's default order, then Kilo's default weighers. Of Kilo's default list, the ones with an effect
-on the clouds a scenario can describe today are ``RetryFilter``, ``RamFilter`` and
-``ComputeFilter``; availability zones, image properties, capabilities and server
-groups pass every host until the scenario can express them (see docs/assumptions.md).
+Filters and weighers are named as in Nova and chosen by the scenario
+(``nova.scheduler_default_filters``, ``nova.scheduler_weight_classes``); the
+defaults are Kilo's (or modern Nova's with ``nova.release: modern``).
+
+In modern mode the resource filters are replaced by placement: a host must have room
+for the new flavor's vCPUs, RAM and disk (with the allocation ratios), and the
+scheduler claims the allocation as it picks, so two schedulings cannot both take the
+last room; it also returns alternates for the conductor to try if a claim fails.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -45,6 +50,14 @@ class RequestSpec:
     force_hosts: list[int] = field(default_factory=list)
     retry_hosts: list[int] = field(default_factory=list)
     num_attempts: int = 1
+    #: the instance's availability zone (None: any)
+    zone: str | None = None
+    #: server group policy (``affinity`` / ``anti-affinity``) and its other members' hosts
+    group_policy: str | None = None
+    group_hosts: list[int] = field(default_factory=list)
+    #: scheduler hints, as host indices of the named instances
+    same_host: list[int] | None = None
+    different_host: list[int] | None = None
 
 
 @dataclass
@@ -56,6 +69,12 @@ class Selection:
     weights: dict[str, float]
     filters: list[tuple[str, int, int]]
     best: list[tuple[int, float]]
+    #: modern mode: other hosts that passed, best first, for the conductor to try
+    alternates: list[int] = field(default_factory=list)
+    #: per filter, the hosts it removed (only when asked for, see ``explain``)
+    removed: dict[str, list[int]] = field(default_factory=dict)
+    #: per best host, its weight from each weigher (only when asked for)
+    best_weights: list[dict[str, float]] = field(default_factory=list)
 
 
 class SchedulerView:
@@ -74,6 +93,8 @@ class SchedulerView:
         self.worker = worker
         n = len(hosts)
         self.pending_ram_mb = np.zeros(n, dtype=np.int64)
+        self.pending_vcpus = np.zeros(n, dtype=np.int64)
+        self.pending_disk_gb = np.zeros(n, dtype=np.int64)
         self.pending_io_ops = np.zeros(n, dtype=np.int64)
         self.consumed_at = np.zeros(n, dtype=float)
         self._any = False
@@ -86,13 +107,15 @@ class SchedulerView:
         stale = (hosts.written_at > self.consumed_at) | hosts.audited_since(self.consumed_at, now)
         stale &= self.pending_io_ops > 0
         if stale.any():
-            self.pending_ram_mb[stale] = 0
-            self.pending_io_ops[stale] = 0
+            for a in (self.pending_ram_mb, self.pending_vcpus, self.pending_disk_gb, self.pending_io_ops):
+                a[stale] = 0
             self._any = bool(self.pending_io_ops.any())
 
     def consume(self, host: int, flavor: Flavor, now: float) -> None:
         """Count a pick (HostState.consume_from_instance)."""
         self.pending_ram_mb[host] += flavor.ram_mb
+        self.pending_vcpus[host] += flavor.vcpus
+        self.pending_disk_gb[host] += flavor.disk_gb
         self.pending_io_ops[host] += 1
         self.consumed_at[host] = now
         self._any = True
@@ -100,8 +123,138 @@ class SchedulerView:
     def free_ram_mb(self) -> np.ndarray:
         return self.hosts.free_ram_mb() - self.pending_ram_mb
 
+    def used_vcpus(self) -> np.ndarray:
+        return self.hosts.used_vcpus + self.pending_vcpus
+
+    def free_disk_gb(self) -> np.ndarray:
+        return self.hosts.free_disk_gb() - self.pending_disk_gb
+
     def io_ops(self) -> np.ndarray:
         return self.hosts.io_ops + self.pending_io_ops
+
+
+# -- filters -----------------------------------------------------------------------------
+
+class _Ctx:
+    """What filters and weighers read: the hosts, the worker's view, the request."""
+
+    __slots__ = ("hosts", "view", "spec", "n")
+
+    def __init__(self, view: SchedulerView, spec: RequestSpec):
+        self.hosts = view.hosts
+        self.view = view
+        self.spec = spec
+        self.n = len(view.hosts)
+
+    def member(self, hosts: Sequence[int]) -> np.ndarray:
+        m = np.zeros(self.n, dtype=bool)
+        if hosts:
+            m[list(hosts)] = True
+        return m
+
+
+FilterFn = Callable[[_Ctx], "np.ndarray | None"]
+
+
+def _retry(c: _Ctx) -> np.ndarray | None:
+    return ~c.member(c.spec.retry_hosts) if c.spec.retry_hosts else None
+
+
+def _zone(c: _Ctx) -> np.ndarray | None:
+    z = c.spec.zone
+    if z is None:
+        return None
+    zid = c.hosts.zone_id.get(z)
+    return c.hosts.zone_of == zid if zid is not None else np.zeros(c.n, dtype=bool)
+
+
+def _ram(c: _Ctx) -> np.ndarray:
+    # usable = total × ratio − used, where used = total − free (reserved included)
+    h = c.hosts
+    usable = h.ram_limit_mb - (h.ram_mb - c.view.free_ram_mb())
+    return usable >= c.spec.flavor.ram_mb
+
+
+def _core(c: _Ctx) -> np.ndarray:
+    return c.hosts.vcpu_limit - c.view.used_vcpus() >= c.spec.flavor.vcpus
+
+
+def _disk(c: _Ctx) -> np.ndarray:
+    h = c.hosts
+    f = c.spec.flavor
+    usable = h.disk_limit_gb - (h.disk_gb - c.view.free_disk_gb())
+    return usable >= f.disk_gb + f.swap_mb / 1024.0
+
+
+def _compute(c: _Ctx) -> np.ndarray:
+    return c.hosts.up & c.hosts.enabled
+
+
+def _anti_affinity(c: _Ctx) -> np.ndarray | None:
+    if c.spec.group_policy != "anti-affinity" or not c.spec.group_hosts:
+        return None
+    return ~c.member(c.spec.group_hosts)
+
+
+def _affinity(c: _Ctx) -> np.ndarray | None:
+    if c.spec.group_policy != "affinity" or not c.spec.group_hosts:
+        return None
+    return c.member(c.spec.group_hosts)
+
+
+def _same_host(c: _Ctx) -> np.ndarray | None:
+    return c.member(c.spec.same_host) if c.spec.same_host else None
+
+
+def _different_host(c: _Ctx) -> np.ndarray | None:
+    return ~c.member(c.spec.different_host) if c.spec.different_host else None
+
+
+def _passes_all(c: _Ctx) -> None:
+    """Extra specs, image properties: nothing in a scenario restricts them."""
+    return None
+
+
+#: filters by Nova's class name
+FILTERS: dict[str, FilterFn] = {
+    "RetryFilter": _retry,
+    "AvailabilityZoneFilter": _zone,
+    "RamFilter": _ram,
+    "CoreFilter": _core,
+    "DiskFilter": _disk,
+    "ComputeFilter": _compute,
+    "ComputeCapabilitiesFilter": _passes_all,
+    "ImagePropertiesFilter": _passes_all,
+    "ServerGroupAntiAffinityFilter": _anti_affinity,
+    "ServerGroupAffinityFilter": _affinity,
+    "SameHostFilter": _same_host,
+    "DifferentHostFilter": _different_host,
+}
+
+#: the resource each filter sets a claim limit for (Kilo's ``filter_properties['limits']``)
+FILTER_LIMITS = {"RamFilter": "ram", "CoreFilter": "vcpu", "DiskFilter": "disk"}
+
+KILO_FILTERS = ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "ComputeFilter",
+                "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter")
+MODERN_FILTERS = ("ComputeFilter", "AvailabilityZoneFilter", "ComputeCapabilitiesFilter",
+                  "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
+                  "ServerGroupAffinityFilter")
+
+# -- weighers ----------------------------------------------------------------------------
+
+#: weighers by Nova's class name: (raw value per host, minval, multiplier option)
+WEIGHERS: dict[str, tuple[Callable[[_Ctx], np.ndarray], float | None, str]] = {
+    "RAMWeigher": (lambda c: c.view.free_ram_mb().astype(float), 0.0, "ram_weight_multiplier"),
+    "CPUWeigher": (lambda c: (c.hosts.vcpu_limit - c.view.used_vcpus()).astype(float), 0.0,
+                   "cpu_weight_multiplier"),
+    "DiskWeigher": (lambda c: c.view.free_disk_gb().astype(float) * 1024.0, 0.0, "disk_weight_multiplier"),
+    "IoOpsWeigher": (lambda c: c.view.io_ops().astype(float), None, "io_ops_weight_multiplier"),
+    # no metrics are configured (weight_setting is empty): every host weighs 0
+    "MetricsWeigher": (lambda c: np.zeros(c.n), None, "weight_multiplier"),
+}
+KILO_WEIGHERS = ("RAMWeigher", "MetricsWeigher", "IoOpsWeigher")
+MODERN_WEIGHERS = ("RAMWeigher", "CPUWeigher", "DiskWeigher", "MetricsWeigher", "IoOpsWeigher")
 
 
 def _normalize(values: np.ndarray, minval: float | None = None) -> np.ndarray:
@@ -114,58 +267,102 @@ def _normalize(values: np.ndarray, minval: float | None = None) -> np.ndarray:
     return (values - lo) / float(hi - lo)
 
 
-def select_hosts(view: SchedulerView, spec: RequestSpec, *, host_subset_size: int = 1,
-                 ram_weight_multiplier: float = 1.0, io_ops_weight_multiplier: float = -1.0,
-                 rng: random.Random | None = None, best_n: int = 3) -> Selection:
+@dataclass
+class SchedulerConfig:
+    """The scheduler options of one run."""
+
+    filters: tuple[str, ...] = KILO_FILTERS
+    weighers: tuple[str, ...] = KILO_WEIGHERS
+    multipliers: dict[str, float] = field(default_factory=lambda: {
+        "ram_weight_multiplier": 1.0, "cpu_weight_multiplier": 1.0, "disk_weight_multiplier": 1.0,
+        "io_ops_weight_multiplier": -1.0, "weight_multiplier": 1.0})
+    host_subset_size: int = 1
+    #: modern Nova: placement checks vCPU, RAM and disk before the filters
+    placement: bool = False
+    alternates: int = 0
+
+    @property
+    def claim_tests(self) -> tuple[str, ...]:
+        """The resources a Kilo resize claim tests: those whose filter is enabled."""
+        if self.placement:
+            return ()
+        return tuple(FILTER_LIMITS[f] for f in self.filters if f in FILTER_LIMITS)
+
+
+def _best(total: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest values, best first, ties to the lower index
+    (a stable descending sort, in O(n))."""
+    n = len(total)
+    if k >= n:
+        return np.lexsort((np.arange(n), -total))
+    v = np.partition(total, n - k)[n - k]
+    above = np.flatnonzero(total > v)
+    equal = np.flatnonzero(total == v)[: k - len(above)]
+    pick = np.concatenate([above, equal])
+    return pick[np.lexsort((pick, -total[pick]))]
+
+
+def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig | None = None,
+                 *, rng: random.Random | None = None, best_n: int = 3,
+                 explain: bool = False) -> Selection:
     """Filter and weigh every host for one request; raise NoValidHost if none passes."""
+    cfg = config or SchedulerConfig()
     hosts = view.hosts
     n = len(hosts)
+    ctx = _Ctx(view, spec)
     mask = np.ones(n, dtype=bool)
     if spec.ignore_hosts:
         mask[spec.ignore_hosts] = False
     if spec.force_hosts:
-        forced = np.zeros(n, dtype=bool)
-        forced[spec.force_hosts] = True
-        mask &= forced
+        mask &= ctx.member(spec.force_hosts)
     verdicts: list[tuple[str, int, int]] = [("ignore_hosts/force_hosts", n, int(mask.sum()))]
-    free_ram = view.free_ram_mb()
+    removed: dict[str, list[int]] = {}
 
-    def apply(name: str, passes: np.ndarray) -> bool:
-        before = int(mask.sum())
-        np.logical_and(mask, passes, out=mask)
-        after = int(mask.sum())
+    def apply(name: str, passes: np.ndarray | None) -> bool:
+        before = verdicts[-1][2]
+        if passes is not None:
+            if explain:
+                removed[name] = np.flatnonzero(mask & ~passes).tolist()
+            np.logical_and(mask, passes, out=mask)
+            after = int(mask.sum())
+        else:
+            after = before
         verdicts.append((name, before, after))
         return after > 0
 
     ok = verdicts[0][2] > 0
-    if ok:
-        retry = np.ones(n, dtype=bool)
-        if spec.retry_hosts:
-            retry[spec.retry_hosts] = False
-        ok = apply("RetryFilter", retry)
-    if ok:
-        # usable = total × ratio − used, where used = total − free (reserved included)
-        usable = hosts.ram_limit_mb - (hosts.ram_mb - free_ram)
-        ok = apply("RamFilter", usable >= spec.flavor.ram_mb)
-    if ok:
-        ok = apply("ComputeFilter", hosts.up)
+    if ok and cfg.placement:
+        f = spec.flavor
+        room = ((hosts.ram_limit_mb - hosts.reserved_ram_mb - hosts.used_ram_mb >= f.ram_mb)
+                & (hosts.vcpu_limit - hosts.used_vcpus >= f.vcpus)
+                & (hosts.disk_limit_gb - hosts.reserved_disk_gb - hosts.used_disk_gb >= f.disk_gb))
+        ok = apply("placement", room)
+    for name in cfg.filters:
+        if not ok:
+            break
+        ok = apply(name, FILTERS[name](ctx))
     if not ok:
         raise NoValidHost(filters=verdicts)
 
     candidates = np.flatnonzero(mask)
-    # Kilo's all_weighers: RAMWeigher (minval 0), IoOpsWeigher; MetricsWeigher has no
-    # metrics configured and weighs every host 0.
-    ram_w = ram_weight_multiplier * _normalize(free_ram[candidates].astype(float), minval=0.0)
-    io_w = io_ops_weight_multiplier * _normalize(view.io_ops()[candidates].astype(float))
-    total = ram_w + io_w
-    if host_subset_size == 1 and best_n <= 1:
-        order = np.array([int(np.argmax(total))])
-    else:
-        order = np.argsort(-total, kind="stable")
-    subset = order[:host_subset_size]
+    parts: dict[str, np.ndarray] = {}
+    total = np.zeros(len(candidates))
+    for name in cfg.weighers:
+        value_fn, minval, option = WEIGHERS[name]
+        w = cfg.multipliers.get(option, 1.0) * _normalize(value_fn(ctx)[candidates], minval)
+        parts[name] = w
+        total += w
+    k = max(cfg.host_subset_size, best_n, 1 + cfg.alternates)
+    order = _best(total, min(k, len(candidates)))
+    subset = order[: cfg.host_subset_size]
     pick = int(subset[0]) if len(subset) == 1 or rng is None else int(rng.choice(list(subset)))
     host = int(candidates[pick])
+    alternates = [int(candidates[i]) for i in order if int(i) != pick][: cfg.alternates]
     best = [(int(candidates[i]), float(total[i])) for i in order[:best_n]]
-    return Selection(host=host, weight=float(total[pick]),
-                     weights={"RAMWeigher": float(ram_w[pick]), "IoOpsWeigher": float(io_w[pick])},
-                     filters=verdicts, best=best)
+    sel = Selection(host=host, weight=float(total[pick]),
+                    weights={name: float(w[pick]) for name, w in parts.items()},
+                    filters=verdicts, best=best, alternates=alternates)
+    if explain:
+        sel.removed = removed
+        sel.best_weights = [{name: float(w[i]) for name, w in parts.items()} for i in order[:best_n]]
+    return sel

@@ -2,9 +2,10 @@
 
 Each worker is a separate scheduler process with its own cached host state
 (``SchedulerView``): it counts its own picks and sees another worker's only once the
-destination's claim has written the host's record. The decision itself is ``models.scheduler.select_hosts``; this
-service adds the notifications, the processing time, and remembers every decision
-so a user can see why a host was chosen.
+destination's claim has written the host's record. The decision itself is
+``models.scheduler.select_hosts``; this service adds the notifications and the
+processing time, claims the allocation in modern Nova (placement), and records every
+decision in ``scheduling.csv`` so a user can see why a host was chosen.
 """
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ import simpy
 from models.scheduler import NoValidHost, SchedulerView, select_hosts
 from models.service import NovaService
 from simulator.bus import Message
+
+#: columns of scheduling.csv
+SCHEDULING_COLUMNS = ("request", "attempt", "worker", "t", "kind", "name", "hosts_in", "hosts_out",
+                      "host", "weight")
 
 
 class NovaScheduler(NovaService):
@@ -32,14 +37,38 @@ class NovaScheduler(NovaService):
         yield from self.busy("select_destinations")
         view = self.views[msg.worker]
         view.refresh(self.env.now)
+        explain = req.request in cloud.explain
         try:
-            sel = select_hosts(view, spec, host_subset_size=cloud.nova.host_subset_size, rng=self.rng)
+            sel = select_hosts(view, spec, cloud.scheduler_config, rng=self.rng, explain=explain)
         except NoValidHost as exc:
-            req.selections.append((req.attempt, msg.worker, exc.filters, None))
+            self._log(req, msg.worker, exc.filters, None)
+            if explain:
+                req.explain.append((req.attempt, msg.worker, self.env.now, exc.filters, None))
             cloud.bus.reply(msg, self.who, error=exc)
             return
-        view.consume(sel.host, spec.instance_flavor, self.env.now)
-        req.selections.append((req.attempt, msg.worker, sel.filters, sel))
+        if cloud.modern:  # placement: the allocation is claimed as the host is picked
+            cloud.hosts.take(sel.host, spec.flavor, self.env.now)
+        view.consume(sel.host, spec.instance_flavor or spec.flavor, self.env.now)
+        self._log(req, msg.worker, sel.filters, sel)
+        if explain:
+            req.explain.append((req.attempt, msg.worker, self.env.now, sel.filters, sel))
         self.notify(req, "scheduler.select_destinations.end")
         req.enter("conductor", self.env.now)
         cloud.bus.reply(msg, self.who, value=sel)
+
+    def _log(self, req: Any, worker: int, filters: list, sel: Any) -> None:
+        """Rows of scheduling.csv: each filter's verdict, each weigher's weight of the
+        chosen host, and the choice (or NoValidHost)."""
+        table = self.cloud.scheduling
+        if table is None:
+            return
+        base = (req.request, req.attempt, worker, round(self.env.now, 6))
+        for name, before, after in filters:
+            table.add(base + ("filter", name, before, after, None, None))
+        if sel is None:
+            table.add(base + ("result", "NoValidHost", filters[-1][2] if filters else 0, 0, None, None))
+            return
+        host = self.cloud.hosts.names[sel.host]
+        for name, w in sel.weights.items():
+            table.add(base + ("weigher", name, None, None, host, round(w, 6)))
+        table.add(base + ("result", "chosen", filters[-1][2], 1, host, round(sel.weight, 6)))

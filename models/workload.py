@@ -55,6 +55,7 @@ class Workload:
         rng_target = streams.stream(f"workload[{i}].target")
         rng_confirm = streams.stream(f"workload[{i}].confirm_after")
         confirm = make_sampler(e.confirm_after) if e.confirm_after is not None else None
+        revert = make_sampler(e.revert_after) if e.revert_after is not None else None
         within = expand_names(e.instance) if e.instance is not None else None
         for t in self._times(i, e):
             if t > env.now:
@@ -64,6 +65,9 @@ class Workload:
             req.requested_host = e.host
             if confirm is not None:
                 req.confirm_after = confirm(rng_confirm)
+                req.revert_chance = e.revert
+            if revert is not None:
+                req.revert_after = revert(rng_confirm)
             inst = self._target(rng_target, e, within)
             req.target = inst
             req.instance = inst.name

@@ -43,3 +43,24 @@ class TraceRecorder:
             self.records.append(rec)
         for fn in self.listeners:
             fn(rec)
+
+
+class TableStream:
+    """Rows of a CSV table, streamed to a file as they come (or kept, with no file)."""
+
+    def __init__(self, columns: tuple[str, ...], stream: IO[str] | None = None):
+        import csv
+
+        self.columns = columns
+        self.rows: list[tuple] | None = [] if stream is None else None
+        self.count = 0
+        self._writer = csv.writer(stream, lineterminator="\n") if stream is not None else None
+        if self._writer is not None:
+            self._writer.writerow(columns)
+
+    def add(self, row: tuple) -> None:
+        self.count += 1
+        if self._writer is not None:
+            self._writer.writerow(["" if v is None else v for v in row])
+        else:
+            self.rows.append(row)

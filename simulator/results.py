@@ -96,6 +96,10 @@ class Result:
     rows: list[dict[str, Any]]
     out: Path | None = None
     _trace: list[dict[str, Any]] | None = field(default=None, repr=False)
+    #: scheduling.csv's rows, when the run kept them in memory (no out directory)
+    scheduling: list[tuple] | None = field(default=None, repr=False)
+    #: full scheduling records of the requests asked for with ``explain``
+    explained: dict[int, list] = field(default_factory=dict, repr=False)
 
     @property
     def trace(self) -> list[dict[str, Any]]:

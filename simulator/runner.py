@@ -14,14 +14,14 @@ from typing import Any
 
 from simulator.engine import Environment
 from simulator.random_streams import RandomStreams
-from simulator.recorder import TraceRecorder
+from simulator.recorder import TableStream, TraceRecorder
 from simulator.results import OutputDir, Result, rows_to_csv
 from simulator.scenario import LoadedScenario, load_scenario
 
 
 def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None = None,
         out: str | Path | None = None, *, until: float | None = None, progress: bool = False,
-        plots: bool = True, keep_trace: bool = False) -> Result:
+        plots: bool = True, keep_trace: bool = False, explain: tuple[int, ...] = ()) -> Result:
     """Simulate ``scenario`` (a YAML path, a dict, or a loaded scenario).
 
     ``seed`` overrides the scenario's seed. Returns a ``Result`` with the summary, one
@@ -42,12 +42,15 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
     streams = RandomStreams(seed)
     recorder = TraceRecorder(None)
     cloud = Cloud(loaded, env, streams, recorder)  # may still raise ScenarioError (placement)
+    cloud.explain.update(explain)
     outdir = OutputDir(out) if out is not None else None
-    trace_file = None
+    trace_file = sched_file = None
     try:
         if outdir is not None:
             trace_file = open(outdir.temp("trace.jsonl"), "w", encoding="utf-8", buffering=1 << 20)
             recorder.attach(trace_file, keep=keep_trace)
+            sched_file = open(outdir.temp("scheduling.csv"), "w", encoding="utf-8", newline="")
+            cloud.scheduling = TableStream(cloud.scheduling.columns, sched_file)
         bar = _progress(cloud) if progress else None
         cloud.start()
         stop = cloud.done
@@ -57,14 +60,16 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         if bar is not None:
             bar.close()
         cloud.close_books()
-        if trace_file is not None:
-            trace_file.close()
+        for f in (trace_file, sched_file):
+            if f is not None:
+                f.close()
         rows = [r.row() for r in cloud.requests]
         summary = build_summary(cloud, seed=seed, sim_time=env.now,
                                 wall=time.perf_counter() - wall0,
                                 events=env.events_processed, until=until)
         result = Result(summary=summary, rows=rows, out=outdir.path if outdir else None,
-                        _trace=recorder.records)
+                        _trace=recorder.records, scheduling=cloud.scheduling.rows,
+                        explained={r.request: r.explain for r in cloud.requests if r.explain})
         if outdir is not None:
             outdir.write_text("requests.csv", rows_to_csv(COLUMNS, rows))
             if plots:
@@ -74,8 +79,9 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
             outdir.commit()
         return result
     finally:
-        if trace_file is not None and not trace_file.closed:
-            trace_file.close()
+        for f in (trace_file, sched_file):
+            if f is not None and not f.closed:
+                f.close()
         if outdir is not None:
             outdir.abandon()
 

@@ -32,6 +32,8 @@ class HostSpec:
     ram_mb: int
     disk_gb: int
     nic_gbps: float
+    zone: str = "nova"
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class InstanceSpec:
     host: str | None
     vm_state: str
     group: int
+    project: str = "default"
+    zone: str | None = None
+    same_host: tuple[str, ...] = ()
+    different_host: tuple[str, ...] = ()
 
 
 @dataclass
@@ -54,6 +60,8 @@ class LoadedScenario:
     source: str
     hosts: list[HostSpec] = field(default_factory=list)
     instances: list[InstanceSpec] = field(default_factory=list)
+    #: instance name → (server group name, policy)
+    groups: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default filled in, as saved in summary.json."""
@@ -169,7 +177,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
             if n in seen:
                 fail(("hosts", i, "name"), f"host {n!r} is declared twice")
             seen.add(n)
-            loaded.hosts.append(HostSpec(n, h.rack, h.vcpus, h.ram_mb, h.disk_gb, h.nic_gbps))
+            loaded.hosts.append(HostSpec(n, h.rack, h.vcpus, h.ram_mb, h.disk_gb, h.nic_gbps,
+                                         h.availability_zone, h.enabled))
     host_names = seen
     flavors = model.flavors
 
@@ -190,10 +199,17 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
                     fail(("services", svc, "service_time", op),
                          f"unknown operation (expected 'default' or one of: {', '.join(ops)})")
 
+    zones = {h.zone for h in loaded.hosts}
     inst_names: set[str] = set()
     per_flavor: dict[str, int] = {}
     for i, g in enumerate(model.instances):
         known_flavor(("instances", i, "flavor"), g.flavor)
+        if g.project != "default" and g.project not in model.projects:
+            fail(("instances", i, "project"), f"unknown project {g.project!r} (declare it under "
+                 f"'projects', or leave it out for the unlimited project 'default')")
+        if g.availability_zone is not None and g.availability_zone not in zones:
+            fail(("instances", i, "availability_zone"), f"no host is in availability zone "
+                 f"{g.availability_zone!r} (zones: {', '.join(sorted(zones))})")
         fl = flavors[g.flavor]
         if g.host is not None:
             known_host(("instances", i, "host"), g.host)
@@ -214,7 +230,35 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
             if n in inst_names:
                 fail(("instances", i, "name"), f"instance {n!r} is declared twice")
             inst_names.add(n)
-            loaded.instances.append(InstanceSpec(n, g.flavor, used, g.host, g.vm_state, i))
+            hints = g.scheduler_hints
+            loaded.instances.append(InstanceSpec(
+                n, g.flavor, used, g.host, g.vm_state, i, g.project, g.availability_zone,
+                tuple(hints.same_host) if hints else (), tuple(hints.different_host) if hints else ()))
+
+    def known_instances(loc: tuple[Any, ...], patterns: list[str]) -> list[str]:
+        out = []
+        for k, pattern in enumerate(patterns):
+            try:
+                names = expand_names(pattern)
+            except ValueError as exc:
+                fail(loc + (k,), str(exc))
+            for t in names:
+                if t not in inst_names:
+                    hint = difflib.get_close_matches(t, sorted(inst_names), n=1)
+                    fail(loc + (k,), f"unknown instance {t!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            out.extend(names)
+        return out
+
+    for i, g in enumerate(model.instances):
+        if g.scheduler_hints is not None:
+            known_instances(("instances", i, "scheduler_hints", "same_host"), g.scheduler_hints.same_host)
+            known_instances(("instances", i, "scheduler_hints", "different_host"), g.scheduler_hints.different_host)
+    for gname, grp in model.server_groups.items():
+        for member in known_instances(("server_groups", gname, "members"), grp.members):
+            if member in loaded.groups:
+                fail(("server_groups", gname, "members"),
+                     f"instance {member!r} is already a member of group {loaded.groups[member][0]!r}")
+            loaded.groups[member] = (gname, grp.policy)
 
     for i, w in enumerate(model.workload):
         if w.flavor is not None:

@@ -21,11 +21,35 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 #: The RPC methods / API operations each service handles; ``service_time`` may be
 #: given per operation with these names.
 SERVICE_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "api": ("resize", "confirm_resize"),
+    "api": ("resize", "confirm_resize", "revert_resize"),
     "conductor": ("migrate_server",),
     "scheduler": ("select_destinations",),
     "compute": ("prep_resize", "resize_instance", "finish_resize", "confirm_resize",
-                "_poll_unconfirmed_resizes"),
+                "revert_resize", "finish_revert_resize", "_poll_unconfirmed_resizes"),
+}
+
+
+#: Nova's scheduler filter and weigher classes the simulator implements
+FILTER_NAMES = ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter", "DiskFilter",
+                "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter", "SameHostFilter",
+                "DifferentHostFilter")
+WEIGHER_NAMES = ("RAMWeigher", "CPUWeigher", "DiskWeigher", "IoOpsWeigher", "MetricsWeigher")
+
+#: defaults that differ between Kilo (the seed) and modern Nova (reference sections 8, 9)
+RELEASE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "kilo": {"cpu_allocation_ratio": 16.0, "ram_allocation_ratio": 1.5, "disk_allocation_ratio": 1.0,
+             "scheduler_default_filters": ["RetryFilter", "AvailabilityZoneFilter", "RamFilter",
+                                           "ComputeFilter", "ComputeCapabilitiesFilter",
+                                           "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
+                                           "ServerGroupAffinityFilter"],
+             "scheduler_weight_classes": ["RAMWeigher", "MetricsWeigher", "IoOpsWeigher"]},
+    "modern": {"cpu_allocation_ratio": 4.0, "ram_allocation_ratio": 1.0, "disk_allocation_ratio": 1.0,
+               "scheduler_default_filters": ["ComputeFilter", "AvailabilityZoneFilter",
+                                             "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                                             "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"],
+               "scheduler_weight_classes": ["RAMWeigher", "CPUWeigher", "DiskWeigher",
+                                            "MetricsWeigher", "IoOpsWeigher"]},
 }
 
 
@@ -77,27 +101,66 @@ class Bus(Strict):
 
 
 class Nova(Strict):
-    """Nova's own configuration options, by their Nova names and Kilo defaults."""
+    """Nova's own configuration options, by their Nova names and Kilo defaults (the
+    options marked None take the default of the chosen ``release``)."""
 
+    release: Literal["kilo", "modern"] = "kilo"
     allow_resize_to_same_host: bool = False
     allow_migrate_to_same_host: bool = False
     resize_confirm_window: NonNegFloat = 0.0
     shutdown_timeout: NonNegFloat = 60.0
     rpc_response_timeout: PosFloat = 60.0
     max_attempts: PosInt = 3
-    cpu_allocation_ratio: PosFloat = 16.0
-    ram_allocation_ratio: PosFloat = 1.5
-    disk_allocation_ratio: PosFloat = 1.0
+    cpu_allocation_ratio: Optional[PosFloat] = None
+    ram_allocation_ratio: Optional[PosFloat] = None
+    disk_allocation_ratio: Optional[PosFloat] = None
     reserved_host_memory_mb: NonNegInt = 512
     reserved_host_disk_mb: NonNegInt = 0
+    scheduler_default_filters: Optional[list[str]] = None
+    scheduler_weight_classes: Optional[list[str]] = None
+    ram_weight_multiplier: float = 1.0
+    cpu_weight_multiplier: float = 1.0
+    disk_weight_multiplier: float = 1.0
+    io_ops_weight_multiplier: float = -1.0
     host_subset_size: PosInt = 1
     periodic_interval: PosFloat = 60.0
     periodic_fuzzy_delay: NonNegFloat = 60.0
+
+    @field_validator("scheduler_default_filters")
+    @classmethod
+    def _known_filters(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        return _known(v, FILTER_NAMES, "filter")
+
+    @field_validator("scheduler_weight_classes")
+    @classmethod
+    def _known_weighers(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        return _known(v, WEIGHER_NAMES, "weigher")
+
+    @model_validator(mode="after")
+    def _release_defaults(self) -> "Nova":
+        for key, value in RELEASE_DEFAULTS[self.release].items():
+            if getattr(self, key) is None:
+                setattr(self, key, list(value) if isinstance(value, list) else value)
+        return self
+
+
+def _known(v: Optional[list[str]], names: tuple[str, ...], what: str) -> Optional[list[str]]:
+    if v is None:
+        return v
+    for i, name in enumerate(v):
+        if name not in names:
+            raise ValueError(f"[{i}]: unknown {what} {name!r} (expected one of: {', '.join(names)})")
+    if len(set(v)) != len(v):
+        raise ValueError(f"a {what} is named twice")
+    return v
 
 
 class Host(Strict):
     name: str
     rack: Optional[str] = None
+    availability_zone: str = "nova"
+    #: the nova-compute service is enabled (``nova service-disable`` sets false)
+    enabled: bool = True
     vcpus: PosInt
     ram_mb: PosInt
     disk_gb: PosInt
@@ -120,12 +183,37 @@ class InstanceGroup(Strict):
     disk_used_gb: Optional[NonNegFloat] = None
     host: Optional[str] = None
     vm_state: Literal["active"] = "active"
+    project: str = "default"
+    #: the zone asked for at boot (AvailabilityZoneFilter keeps the instance in it)
+    availability_zone: Optional[str] = None
+    #: boot-time scheduler hints; modern Nova keeps them in the RequestSpec for moves
+    scheduler_hints: Optional["Hints"] = None
 
     @model_validator(mode="after")
     def _name_or_count(self) -> "InstanceGroup":
         if (self.name is None) == (self.count is None):
             raise ValueError("give either 'name' (a name or a range such as 'vm[001-040]') or 'count'")
         return self
+
+
+class Hints(Strict):
+    same_host: list[str] = Field(default_factory=list)
+    different_host: list[str] = Field(default_factory=list)
+
+
+class Quota(Strict):
+    cores: Optional[NonNegInt] = None
+    ram_mb: Optional[NonNegInt] = None
+    instances: Optional[NonNegInt] = None
+
+
+class Project(Strict):
+    quota: Quota = Field(default_factory=Quota)
+
+
+class ServerGroup(Strict):
+    policy: Literal["affinity", "anti-affinity"]
+    members: list[str]
 
 
 class Guest(Strict):
@@ -157,9 +245,11 @@ class WorkloadEntry(Strict):
     at: Optional[NonNegFloat] = None
     arrival: Optional[Annotated[Poisson | Periodic, Field(discriminator="process")]] = None
     confirm_after: Any = None
+    revert_after: Any = None
+    revert: Annotated[float, Field(ge=0, le=1)] = 0.0
     host: Optional[str] = None
 
-    @field_validator("confirm_after", mode="before")
+    @field_validator("confirm_after", "revert_after", mode="before")
     @classmethod
     def _check_confirm(cls, v: Any) -> Any:
         return None if v is None else _dist(v)
@@ -172,6 +262,12 @@ class WorkloadEntry(Strict):
             raise ValueError("a migrate keeps the instance's flavor: remove 'flavor' or use op: resize")
         if self.op == "resize" and self.host is not None:
             raise ValueError("'host' names a cold migration's destination; Nova's resize takes no host")
+        if self.revert_after is not None and (self.confirm_after is not None or self.revert):
+            raise ValueError("give either 'revert_after' (always revert) or 'confirm_after' "
+                             "with an optional 'revert' probability, not both")
+        if self.revert and self.confirm_after is None:
+            raise ValueError("'revert' is the chance that the action at 'confirm_after' is a "
+                             "revert: give 'confirm_after' too")
         if self.at is not None and self.arrival is not None:
             raise ValueError("give either 'at' or 'arrival', not both")
         if self.at is None and self.arrival is None:
@@ -188,6 +284,11 @@ class Scenario(Strict):
     bus: Bus = Field(default_factory=Bus)
     hosts: Annotated[list[Host], Field(min_length=1)]
     flavors: Annotated[dict[str, Flavor], Field(min_length=1)]
+    projects: dict[str, Project] = Field(default_factory=dict)
+    server_groups: dict[str, ServerGroup] = Field(default_factory=dict)
     instances: list[InstanceGroup] = Field(default_factory=list)
     guest: Guest = Field(default_factory=Guest)
     workload: list[WorkloadEntry] = Field(default_factory=list)
+
+
+InstanceGroup.model_rebuild()

@@ -111,10 +111,10 @@ def test_distribution_errors(tmp_path, capsys):
 def test_an_instance_that_cannot_be_placed(tmp_path, capsys):
     text = GOOD.replace('"vm[001-010]"', '"vm[001-200]"').replace("ram_mb: 2048", "ram_mb: 16384")
     code, err, _, out = run_cli(tmp_path, text, capsys)
-    assert code == 2 and "instances[0]: no host has room for instance" in err
+    assert code == 2 and "instances[0]: no host can take instance vm" in err and "RamFilter leaves no host" in err
     assert not out.exists()
     code, err, _, _ = run_cli(tmp_path, text, capsys, command="check")
-    assert code == 2 and "no host has room" in err
+    assert code == 2 and "no host can take" in err
 
 
 def test_bad_command_line_values(capsys):

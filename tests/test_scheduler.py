@@ -8,18 +8,22 @@ import pytest
 
 from models.hosts import ComputeResourcesUnavailable, HostTable
 from models.objects import Flavor
-from models.scheduler import NoValidHost, RequestSpec, SchedulerView, _normalize, select_hosts
+from models.scheduler import (FILTERS, KILO_FILTERS, KILO_WEIGHERS, MODERN_FILTERS, MODERN_WEIGHERS,
+                              WEIGHERS, NoValidHost, RequestSpec, SchedulerConfig, SchedulerView,
+                              _best, _normalize, select_hosts)
+from simulator.schema import FILTER_NAMES, RELEASE_DEFAULTS, WEIGHER_NAMES
 
 SMALL = Flavor("small", 1, 2048, 20)
 BIG = Flavor("big", 4, 16384, 80)
 
 
-def table(ram_mb, **kw):
+def table(ram_mb, zones=None, **kw):
     n = len(ram_mb)
     opts = dict(cpu_allocation_ratio=16.0, ram_allocation_ratio=1.5, disk_allocation_ratio=1.0,
                 reserved_host_memory_mb=512, reserved_host_disk_mb=0)
     opts.update(kw)
-    return HostTable([f"h{i}" for i in range(n)], [None] * n, [16] * n, ram_mb, [1000] * n, [10] * n, **opts)
+    return HostTable([f"h{i}" for i in range(n)], [None] * n, [16] * n, ram_mb, [1000] * n, [10] * n,
+                     zones=zones, **opts)
 
 
 def test_ram_filter_uses_the_allocation_ratio_and_reserved_memory():
@@ -50,7 +54,10 @@ def test_compute_filter_drops_hosts_that_are_down():
     hosts = table([65536, 32768])
     hosts.up[0] = False
     sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL))
-    assert sel.host == 1 and sel.filters[-1] == ("ComputeFilter", 2, 1)
+    assert sel.host == 1 and ("ComputeFilter", 2, 1) in sel.filters
+    hosts = table([65536, 32768])
+    hosts.enabled[0] = False  # nova service-disable
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL)).host == 1
 
 
 def test_ram_weigher_normalises_from_zero():
@@ -73,7 +80,7 @@ def test_io_ops_weigher_prefers_idle_hosts():
     hosts = table([65536, 65536])
     hosts.io_ops[0] = 2
     sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL))
-    assert sel.host == 1 and sel.weights == {"RAMWeigher": 1.0, "IoOpsWeigher": -0.0}
+    assert sel.host == 1 and sel.weights == {"RAMWeigher": 1.0, "MetricsWeigher": 0.0, "IoOpsWeigher": -0.0}
     hosts = table([131072 + 512, 65536 + 512])
     hosts.io_ops[0] = 2
     assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL)).host == 1
@@ -83,7 +90,8 @@ def test_ties_go_to_the_first_host_and_host_subset_size_picks_among_the_best():
     hosts = table([65536] * 5)
     assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL)).host == 0
     rng = random.Random(4)
-    picks = {select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), host_subset_size=3, rng=rng).host
+    cfg = SchedulerConfig(host_subset_size=3)
+    picks = {select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg, rng=rng).host
              for _ in range(60)}
     assert picks == {0, 1, 2}
 
@@ -126,3 +134,104 @@ def test_the_claim_tests_ram_against_the_filters_limit():
     assert hosts.used_ram_mb[0] == 8192 + 3584
     hosts.release(0, Flavor("c", 1, 3584, 10))
     assert (hosts.claims, hosts.releases) == (2, 1)
+
+
+def cfg(filters, weighers=("RAMWeigher",), **kw):
+    return SchedulerConfig(filters=tuple(filters), weighers=tuple(weighers), **kw)
+
+
+def test_the_schema_names_every_filter_and_weigher_the_scheduler_has():
+    assert set(FILTER_NAMES) == set(FILTERS) and set(WEIGHER_NAMES) == set(WEIGHERS)
+    assert tuple(RELEASE_DEFAULTS["kilo"]["scheduler_default_filters"]) == KILO_FILTERS
+    assert tuple(RELEASE_DEFAULTS["kilo"]["scheduler_weight_classes"]) == KILO_WEIGHERS
+    assert tuple(RELEASE_DEFAULTS["modern"]["scheduler_default_filters"]) == MODERN_FILTERS
+    assert tuple(RELEASE_DEFAULTS["modern"]["scheduler_weight_classes"]) == MODERN_WEIGHERS
+
+
+def test_core_filter():
+    """16 vCPUs × ratio 1.0 = 16; h0 has 14 used: a 4-vCPU flavor does not fit."""
+    hosts = table([65536, 65536], cpu_allocation_ratio=1.0)
+    hosts.used_vcpus[0] = 14
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(BIG), cfg(["CoreFilter"]), explain=True)
+    assert sel.host == 1 and sel.removed == {"CoreFilter": [0]}
+    assert cfg(["RamFilter", "CoreFilter"]).claim_tests == ("ram", "vcpu")
+
+
+def test_disk_filter_counts_root_ephemeral_and_swap():
+    """1000 GB × 1.0; h0 has 930 used: 80 GB root passes with 70 free? No: 70 < 80."""
+    hosts = table([65536, 65536])
+    hosts.used_disk_gb[0] = 930
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(BIG), cfg(["DiskFilter"]))
+    assert sel.host == 1
+    hosts.used_disk_gb[0] = 920  # 80 free: fits exactly
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(BIG), cfg(["DiskFilter"])).filters[-1] == ("DiskFilter", 2, 2)
+    swap = Flavor("s", 1, 512, 80, swap_mb=1024)  # 81 GB with swap: no longer fits on h0
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(swap), cfg(["DiskFilter"]))
+    assert sel.filters[-1] == ("DiskFilter", 2, 1)
+
+
+def test_availability_zone_filter():
+    hosts = table([65536] * 3, zones=["az1", "az2", "az2"])
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, zone="az2"), cfg(["AvailabilityZoneFilter"]),
+                       explain=True)
+    assert sel.removed == {"AvailabilityZoneFilter": [0]} and sel.host == 1
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg(["AvailabilityZoneFilter"])).host == 0
+    with pytest.raises(NoValidHost):
+        select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, zone="az9"), cfg(["AvailabilityZoneFilter"]))
+
+
+def test_server_group_filters():
+    hosts = table([65536] * 4)
+    anti = RequestSpec(SMALL, group_policy="anti-affinity", group_hosts=[0, 1])
+    f = ["ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"]
+    assert select_hosts(SchedulerView(hosts, 0), anti, cfg(f)).filters[1:] == [
+        ("ServerGroupAntiAffinityFilter", 4, 2), ("ServerGroupAffinityFilter", 2, 2)]
+    aff = RequestSpec(SMALL, group_policy="affinity", group_hosts=[3])
+    assert select_hosts(SchedulerView(hosts, 0), aff, cfg(f)).host == 3
+    # an affinity member cannot leave its host when that host is ignored (the source)
+    with pytest.raises(NoValidHost):
+        select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, group_policy="affinity", group_hosts=[3],
+                                                          ignore_hosts=[3]), cfg(f))
+    # the first member of an affinity group may go anywhere
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, group_policy="affinity"), cfg(f)).host == 0
+
+
+def test_same_and_different_host_filters():
+    hosts = table([65536] * 4)
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, same_host=[2]), cfg(["SameHostFilter"])).host == 2
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, different_host=[0, 1]),
+                       cfg(["DifferentHostFilter"]))
+    assert sel.host == 2 and sel.filters[-1] == ("DifferentHostFilter", 4, 2)
+
+
+def test_cpu_and_disk_weighers_and_multipliers():
+    hosts = table([65536, 65536])
+    hosts.used_vcpus[0] = 8
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg([], ["CPUWeigher"]))
+    # free vCPUs 16×16−8 = 248 and 256: normalised from 0 → 248/256 and 1
+    assert sel.host == 1 and sel.best[1] == (0, pytest.approx(248 / 256))
+    hosts.used_disk_gb[1] = 500
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg([], ["DiskWeigher"]))
+    assert sel.host == 0 and sel.best[1] == (1, pytest.approx(0.5))
+    # a negative multiplier stacks instead of spreading
+    stack = cfg([], ["RAMWeigher"], multipliers={"ram_weight_multiplier": -1.0})
+    hosts.used_ram_mb[1] = 4096
+    assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), stack).host == 1
+
+
+def test_placement_checks_every_resource_and_returns_alternates():
+    hosts = table([65536] * 4)
+    hosts.used_vcpus[0] = 16 * 16  # full
+    c = cfg(["ComputeFilter"], placement=True, alternates=2)
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), c)
+    assert sel.filters[1] == ("placement", 4, 3) and sel.host == 1 and sel.alternates == [2, 3]
+    assert c.claim_tests == ()
+
+
+def test_best_keeps_a_stable_order_in_linear_time():
+    import numpy as np
+
+    w = np.array([0.5, 1.0, 0.5, 1.0, 0.2, 1.0])
+    assert list(_best(w, 2)) == [1, 3]
+    assert list(_best(w, 4)) == [1, 3, 5, 0]
+    assert list(_best(w, 10)) == [1, 3, 5, 0, 2, 4]
