@@ -121,11 +121,11 @@ class NovaAPI(NovaService):
         """API.confirm_resize: migration ``confirming``, then a cast to the source."""
         req = msg.ctx
         yield from self.busy("confirm_resize")
-        if self._verify_resize_state(req, "confirm_resize") is None:
-            return
-        req.confirm_started = msg.enqueued_at  # the confirm is timed from its arrival
-        self.cloud.start_confirm(self.who, req)
-        self.respond(req, "confirm_resize", 204)
+        if self._verify_resize_state(req, "confirm_resize") is not None:
+            req.confirm_started = msg.enqueued_at  # the confirm is timed from its arrival
+            self.cloud.start_confirm(self.who, req)
+            self.respond(req, "confirm_resize", 204)
+        self.cloud.action_done(req)
 
     def revert_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """API.revert_resize: ``resize_reverting``, migration ``reverting``, then a cast
@@ -133,6 +133,7 @@ class NovaAPI(NovaService):
         req = msg.ctx
         yield from self.busy("revert_resize")
         m = self._verify_resize_state(req, "revert_resize")
+        self.cloud.action_done(req)
         if m is None:
             return
         req.revert_started = msg.enqueued_at

@@ -218,6 +218,7 @@ class Cloud:
             req.action = "revert_resize" if revert else "confirm_resize"
             delay = req.confirm_after
         if delay is not None:
+            req.action_pending = True
             self.env.timeout(delay).callbacks.append(lambda _ev: self._user_action(req))
         elif self.nova.resize_confirm_window <= 0:
             self._end(req)
@@ -256,11 +257,19 @@ class Cloud:
     def answered(self, req: Request) -> None:
         """nova-api has sent its HTTP answer for the move."""
         if req.ended:
-            self._settle(req)
+            self._end(req)
+
+    def action_done(self, req: Request) -> None:
+        """nova-api has handled the user's confirm or revert (accepted or refused)."""
+        req.action_pending = False
+        if req.ended:
+            self._end(req)
 
     def _end(self, req: Request) -> None:
+        """Nothing more comes from the pipeline; the request settles once nova-api has
+        answered it and handled the user's scheduled confirm or revert, if any."""
         req.ended = True
-        if req.http_status is not None:
+        if req.http_status is not None and not req.action_pending:
             self._settle(req)
 
     def _settle(self, req: Request) -> None:
