@@ -81,8 +81,9 @@ class Database:
              migration_status: str = _UNSET, **extra: Any) -> None:
         """Change an instance's (and its migration's) states and record the change."""
         was_idle = inst.accepts_move
-        if inst.task_state in states.IO_OPS_TASK_STATES:
-            self.hosts.io_ops[inst.host] -= 1
+        if inst.io_host >= 0:  # recount the I/O operation where it now is
+            self.hosts.io_ops[inst.io_host] -= 1
+            inst.io_host = -1
         if vm_state is not _UNSET:
             inst.vm_state = vm_state
         if task_state is not _UNSET:
@@ -92,6 +93,7 @@ class Database:
             inst.migration.status = migration_status
         if inst.task_state in states.IO_OPS_TASK_STATES:
             self.hosts.io_ops[inst.host] += 1
+            inst.io_host = inst.host
         if was_idle != inst.accepts_move:
             if inst.accepts_move:
                 self.idle[inst.flavor.name].add(inst.name)

@@ -47,7 +47,7 @@ class Instance:
 
     __slots__ = ("name", "index", "flavor", "host", "vm_state", "task_state", "power_on",
                  "disk_used_gb", "migration", "request", "project", "zone", "group",
-                 "same_host", "different_host")
+                 "same_host", "different_host", "io_host")
 
     def __init__(self, name: str, index: int, flavor: Flavor, host: int, disk_used_gb: float,
                  vm_state: str = states.ACTIVE, project: str = "default", zone: str | None = None):
@@ -68,6 +68,8 @@ class Instance:
         #: boot-time scheduler hints (instance names)
         self.same_host: tuple[str, ...] = ()
         self.different_host: tuple[str, ...] = ()
+        #: the host whose I/O-operation count includes this instance (-1: none)
+        self.io_host = -1
 
     @property
     def accepts_move(self) -> bool:

@@ -317,6 +317,8 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
         mask &= ctx.member(spec.force_hosts)
     verdicts: list[tuple[str, int, int]] = [("ignore_hosts/force_hosts", n, int(mask.sum()))]
     removed: dict[str, list[int]] = {}
+    if explain:
+        removed["ignore_hosts/force_hosts"] = np.flatnonzero(~mask).tolist()
 
     def apply(name: str, passes: np.ndarray | None) -> bool:
         before = verdicts[-1][2]
@@ -342,7 +344,9 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
             break
         ok = apply(name, FILTERS[name](ctx))
     if not ok:
-        raise NoValidHost(filters=verdicts)
+        exc = NoValidHost(filters=verdicts)
+        exc.removed = removed
+        raise exc
 
     candidates = np.flatnonzero(mask)
     parts: dict[str, np.ndarray] = {}

@@ -43,7 +43,8 @@ class NovaScheduler(NovaService):
         except NoValidHost as exc:
             self._log(req, msg.worker, exc.filters, None)
             if explain:
-                req.explain.append((req.attempt, msg.worker, self.env.now, exc.filters, None))
+                req.explain.append((req.attempt, msg.worker, self.env.now, exc.filters, None,
+                                    getattr(exc, "removed", {})))
             cloud.bus.reply(msg, self.who, error=exc)
             return
         if cloud.modern:  # placement: the allocation is claimed as the host is picked
@@ -51,7 +52,7 @@ class NovaScheduler(NovaService):
         view.consume(sel.host, spec.instance_flavor or spec.flavor, self.env.now)
         self._log(req, msg.worker, sel.filters, sel)
         if explain:
-            req.explain.append((req.attempt, msg.worker, self.env.now, sel.filters, sel))
+            req.explain.append((req.attempt, msg.worker, self.env.now, sel.filters, sel, sel.removed))
         self.notify(req, "scheduler.select_destinations.end")
         req.enter("conductor", self.env.now)
         cloud.bus.reply(msg, self.who, value=sel)

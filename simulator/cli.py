@@ -34,6 +34,13 @@ def _nonneg_int(text: str) -> int:
     return v
 
 
+def _positive_int(text: str) -> int:
+    v = _nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return v
+
+
 def _positive_float(text: str) -> float:
     try:
         v = float(text)
@@ -64,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Validate a scenario (schema, names, initial placement) "
                                    "and print a one-screen summary. Runs nothing.")
     c.add_argument("scenario", help="scenario YAML file")
+    e = sub.add_parser("explain", help="show why a request's destination was chosen",
+                       description="Replay a scenario and print, for one request, each scheduling "
+                                   "attempt: every filter's verdict (hosts in → out, which were "
+                                   "removed), the weights of the best hosts, the host chosen and "
+                                   "whether its claim held.")
+    e.add_argument("scenario", help="scenario YAML file")
+    e.add_argument("--request", type=_positive_int, default=1, metavar="ID",
+                   help="the request, numbered from 1 in order of arrival (default 1)")
+    e.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
     return p
 
 
@@ -76,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         quiet=False, plots=True)
         if args.command == "check":
             return _check(args.scenario)
+        if args.command == "explain":
+            return _explain(args.scenario, args.request, args.seed)
         return _run(args.scenario, seed=args.seed, out=args.out, until=args.until,
                     quiet=args.quiet, plots=not args.no_plots)
     except ScenarioError as exc:
@@ -120,6 +138,17 @@ def _report(s: dict, outdir: Path) -> str:
                  f"max queue {busiest[1]['max_queue']}")
     lines.append(f"results in {outdir}/")
     return "\n".join(lines)
+
+
+def _explain(path: str, request: int, seed: int | None) -> int:
+    from simulator.explain import explain_text
+    from simulator.runner import run
+    from simulator.scenario import load_scenario
+
+    loaded = load_scenario(path)
+    result = run(loaded, seed=seed, explain=(request,))
+    print(explain_text(result, request, [h.name for h in loaded.hosts], path))
+    return 0
 
 
 def _check(path: str) -> int:

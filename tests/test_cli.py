@@ -81,3 +81,17 @@ def test_python_api_returns_summary_rows_and_trace():
     r = simulator.run(str(ROOT / "scenarios/default.yaml"), seed=5)
     assert r.summary["seed"] == 5 and len(r.rows) == 40 and r.trace[0]["t"] == r.trace[0]["t"]
     assert r.request(1)["request"] == 1
+
+
+def test_explain_shows_each_attempt_the_filters_weights_and_claims(capsys):
+    assert main(["explain", str(ROOT / "scenarios/fidelity/race.yaml"), "--request", "2"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("\nattempt ") == 2
+    assert "RetryFilter                           2 → 1        removed: cmp02" in text
+    assert "claim on cmp02 refused: Insufficient compute resources" in text
+    assert "chosen: cmp03" in text and "claim on cmp03: accepted" in text
+
+
+def test_explain_names_an_unknown_request(capsys):
+    assert main(["explain", str(ROOT / "scenarios/fidelity/race.yaml"), "--request", "9"]) == 2
+    assert "request 9 does not exist: the run had 2 request(s)" in capsys.readouterr().err

@@ -1,0 +1,150 @@
+"""Invariants over random small scenarios (hypothesis): whatever the cloud, load and
+confirm / revert mix, after every event no host is over its limits for the resources
+its claims test, and at the end resources are conserved (what was claimed was
+released exactly once, but for moves still unconfirmed), every instance is on one
+host, and every request has exactly one final status."""
+from __future__ import annotations
+
+from collections import Counter
+
+import simpy
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from models.cloud import Cloud
+from models.states import REQUEST_STATUSES
+from simulator.errors import ScenarioError
+from simulator.random_streams import RandomStreams
+from simulator.recorder import TraceRecorder
+from simulator.scenario import load_scenario
+
+service_time = st.one_of(st.sampled_from([0, 0.01, 0.5]),
+                         st.builds(lambda m: {"dist": "exponential", "mean": m}, st.sampled_from([0.05, 2.0])))
+
+
+@st.composite
+def scenarios(draw):
+    n_hosts = draw(st.integers(1, 4))
+    hosts = [{"name": f"h{i}", "vcpus": draw(st.sampled_from([2, 4, 16])),
+              "ram_mb": draw(st.sampled_from([4096, 8192, 16384])), "disk_gb": draw(st.sampled_from([50, 500])),
+              "availability_zone": draw(st.sampled_from(["nova", "nova", "az2"]))} for i in range(n_hosts)]
+    flavors = {f"f{i}": {"vcpus": draw(st.integers(1, 4)), "ram_mb": draw(st.sampled_from([1024, 2048, 4096])),
+                         "root_gb": draw(st.sampled_from([10, 20, 40]))} for i in range(draw(st.integers(2, 3)))}
+    names = list(flavors)
+    instances = [{"name": f"vm{i}", "flavor": draw(st.sampled_from(names)), "disk_used_gb": 1}
+                 for i in range(draw(st.integers(1, 6)))]
+    groups = {}
+    if len(instances) >= 2 and draw(st.booleans()):
+        groups["g"] = {"policy": draw(st.sampled_from(["affinity", "anti-affinity"])),
+                       "members": [instances[0]["name"], instances[1]["name"]]}
+    workload = []
+    for _ in range(draw(st.integers(1, 5))):
+        op = draw(st.sampled_from(["resize", "migrate"]))
+        entry = {"op": op, "count": draw(st.integers(1, 3))}
+        if op == "resize":
+            entry["flavor"] = draw(st.sampled_from(names))
+        if draw(st.booleans()):
+            entry["at"] = draw(st.sampled_from([0, 1, 30]))
+        else:
+            entry["arrival"] = {"process": "poisson", "rate": draw(st.sampled_from([0.05, 1.0]))}
+        action = draw(st.sampled_from(["none", "confirm", "revert", "coin"]))
+        if action == "confirm":
+            entry["confirm_after"] = draw(st.sampled_from([0, 20]))
+        elif action == "revert":
+            entry["revert_after"] = draw(st.sampled_from([0, 20]))
+        elif action == "coin":
+            entry["confirm_after"], entry["revert"] = 5, 0.5
+        workload.append(entry)
+    return {
+        "name": "random", "seed": draw(st.integers(0, 1000)),
+        "nova": {"release": draw(st.sampled_from(["kilo", "modern"])),
+                 "max_attempts": draw(st.integers(1, 3)),
+                 "allow_resize_to_same_host": draw(st.booleans()),
+                 "resize_confirm_window": draw(st.sampled_from([0, 0, 100])),
+                 "rpc_response_timeout": draw(st.sampled_from([1, 60])),
+                 "scheduler_default_filters": draw(st.sampled_from([
+                     None, ["RetryFilter", "RamFilter", "CoreFilter", "DiskFilter", "ComputeFilter",
+                            "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"]]))},
+        "services": {"api": {"workers": draw(st.integers(1, 3)), "service_time": draw(service_time)},
+                     "conductor": {"workers": draw(st.integers(1, 3)), "service_time": draw(service_time)},
+                     "scheduler": {"workers": draw(st.integers(1, 3)), "service_time": draw(service_time)},
+                     "compute": {"workers": draw(st.integers(1, 4)), "service_time": draw(service_time)}},
+        "hosts": hosts, "flavors": flavors, "instances": instances, "server_groups": groups,
+        "guest": {"shutdown": draw(st.sampled_from([3, 70])), "boot": 10},
+        "workload": workload,
+    }
+
+
+def limits_hold(cloud):
+    h = cloud.hosts
+    tests = ("ram", "vcpu", "disk") if cloud.modern else cloud.scheduler_config.claim_tests
+    ok = True
+    if "ram" in tests:
+        ok &= bool((h.used_ram_mb + h.reserved_ram_mb <= h.ram_limit_mb).all())
+    if "vcpu" in tests:
+        ok &= bool((h.used_vcpus <= h.vcpu_limit).all())
+    if "disk" in tests:
+        ok &= bool((h.used_disk_gb + h.reserved_disk_gb <= h.disk_limit_gb + 1e-9).all())
+    return ok
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(scenarios())
+def test_invariants_hold_on_random_clouds(scenario):
+    try:
+        loaded = load_scenario(scenario)
+        recorder = TraceRecorder(None)
+        env = simpy.Environment()
+        cloud = Cloud(loaded, env, RandomStreams(scenario["seed"]), recorder)
+    except ScenarioError:
+        assume(False)
+    used0 = cloud.hosts.used_ram_mb.copy()
+    assert limits_hold(cloud) or not (used0 > 0).any()
+    cloud.start()
+    steps = 0
+    while not cloud.done.processed:
+        env.step()
+        steps += 1
+        assert limits_hold(cloud), f"over a limit at t={env.now}"
+        assert steps < 200_000
+    cloud.close_books()
+
+    # every request: one final status; the counts add up
+    statuses = Counter(r.status for r in cloud.requests)
+    assert set(statuses) <= set(REQUEST_STATUSES) and "in_flight" not in statuses
+    assert sum(statuses.values()) == cloud.workload.total == len(cloud.requests)
+    for r in cloud.requests:
+        event(f"{r.status} {r.reason or ''}".strip())
+        if r.attempts > 1:
+            event("rescheduled")
+    # every instance on exactly one host; resources conserved
+    h = cloud.hosts
+    expect = {"ram": [0] * len(h), "vcpu": [0] * len(h), "disk": [0] * len(h)}
+    held = 0
+    for inst in cloud.db.instances.values():
+        assert 0 <= inst.host < len(h)
+        places = [(inst.host, inst.flavor)]
+        m = inst.migration
+        if m is not None and m.status in ("finished", "confirming"):
+            places.append((m.source, m.old_flavor))
+            held += 1
+        for host, f in places:
+            expect["ram"][host] += f.ram_mb
+            expect["vcpu"][host] += f.vcpus
+            expect["disk"][host] += f.disk_gb
+    assert list(h.used_ram_mb) == expect["ram"]
+    assert list(h.used_vcpus) == expect["vcpu"]
+    assert list(h.used_disk_gb) == expect["disk"]
+    assert h.claims - h.releases == len(cloud.db.instances) + held
+    # io_ops counts only instances still in an I/O task state
+    busy = Counter(i.host for i in cloud.db.instances.values() if i.task_state in ("resize_prep", "resize_migrating"))
+    assert [busy.get(k, 0) for k in range(len(h))] == list(h.io_ops)
+    # quota reservations: only moves left stuck keep theirs
+    for project, r in cloud.quotas.reserved.items():
+        assert r.cores >= 0 and r.ram_mb >= 0
+        if statuses.get("stuck", 0) == 0:
+            assert (r.cores, r.ram_mb) == (0, 0)
+    # trace times never decrease
+    times = [rec["t"] for rec in recorder.records]
+    assert times == sorted(times)
