@@ -153,7 +153,7 @@ def test_core_filter():
     hosts = table([65536, 65536], cpu_allocation_ratio=1.0)
     hosts.used_vcpus[0] = 14
     sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(BIG), cfg(["CoreFilter"]), explain=True)
-    assert sel.host == 1 and sel.removed == {"CoreFilter": [0]}
+    assert sel.host == 1 and sel.removed["CoreFilter"] == [0]
     assert cfg(["RamFilter", "CoreFilter"]).claim_tests == ("ram", "vcpu")
 
 
@@ -174,7 +174,7 @@ def test_availability_zone_filter():
     hosts = table([65536] * 3, zones=["az1", "az2", "az2"])
     sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, zone="az2"), cfg(["AvailabilityZoneFilter"]),
                        explain=True)
-    assert sel.removed == {"AvailabilityZoneFilter": [0]} and sel.host == 1
+    assert sel.removed["AvailabilityZoneFilter"] == [0] and sel.host == 1
     assert select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg(["AvailabilityZoneFilter"])).host == 0
     with pytest.raises(NoValidHost):
         select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL, zone="az9"), cfg(["AvailabilityZoneFilter"]))
