@@ -107,10 +107,12 @@ class HostTable:
                 return f"Free disk {free:.2f} GB < requested {need:g} GB"
         return None
 
-    def audited_since(self, since: np.ndarray, now: float) -> np.ndarray:
-        """Which hosts ran ``update_available_resource`` in (since, now] (writing their record)."""
+    def audited_since(self, since: np.ndarray, now: float, hosts: np.ndarray | None = None) -> np.ndarray:
+        """Which hosts (all, or those in ``hosts``) ran ``update_available_resource``
+        in (since, now], writing their record."""
         i = self.audit_interval
-        return np.floor((now - self.audit_offset) / i) > np.floor((since - self.audit_offset) / i)
+        off = self.audit_offset if hosts is None else self.audit_offset[hosts]
+        return np.floor((now - off) / i) > np.floor((since - off) / i)
 
     def claim(self, host: int, flavor: Flavor, now: float = 0.0,
               tests: "Sequence[str]" = ("ram",)) -> None:

@@ -97,19 +97,21 @@ class SchedulerView:
         self.pending_disk_gb = np.zeros(n, dtype=np.int64)
         self.pending_io_ops = np.zeros(n, dtype=np.int64)
         self.consumed_at = np.zeros(n, dtype=float)
-        self._any = False
+        #: hosts with picks still counted (few: the cost of a refresh follows them)
+        self._pending: set[int] = set()
 
     def refresh(self, now: float) -> None:
         """Take the database's records for hosts written since this worker's picks."""
-        if not self._any:
+        if not self._pending:
             return
         hosts = self.hosts
-        stale = (hosts.written_at > self.consumed_at) | hosts.audited_since(self.consumed_at, now)
-        stale &= self.pending_io_ops > 0
-        if stale.any():
+        idx = np.fromiter(self._pending, dtype=np.int64, count=len(self._pending))
+        since = self.consumed_at[idx]
+        stale = idx[(hosts.written_at[idx] > since) | hosts.audited_since(since, now, idx)]
+        if len(stale):
             for a in (self.pending_ram_mb, self.pending_vcpus, self.pending_disk_gb, self.pending_io_ops):
                 a[stale] = 0
-            self._any = bool(self.pending_io_ops.any())
+            self._pending.difference_update(stale.tolist())
 
     def consume(self, host: int, flavor: Flavor, now: float) -> None:
         """Count a pick (HostState.consume_from_instance)."""
@@ -118,7 +120,7 @@ class SchedulerView:
         self.pending_disk_gb[host] += flavor.disk_gb
         self.pending_io_ops[host] += 1
         self.consumed_at[host] = now
-        self._any = True
+        self._pending.add(host)
 
     def free_ram_mb(self) -> np.ndarray:
         return self.hosts.free_ram_mb() - self.pending_ram_mb
@@ -138,13 +140,21 @@ class SchedulerView:
 class _Ctx:
     """What filters and weighers read: the hosts, the worker's view, the request."""
 
-    __slots__ = ("hosts", "view", "spec", "n")
+    __slots__ = ("hosts", "view", "spec", "n", "_cache")
 
     def __init__(self, view: SchedulerView, spec: RequestSpec):
         self.hosts = view.hosts
         self.view = view
         self.spec = spec
         self.n = len(view.hosts)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def free_ram_mb(self) -> np.ndarray:
+        """The worker's view of free RAM, computed once per request."""
+        v = self._cache.get("ram")
+        if v is None:
+            v = self._cache["ram"] = self.view.free_ram_mb()
+        return v
 
     def member(self, hosts: Sequence[int]) -> np.ndarray:
         m = np.zeros(self.n, dtype=bool)
@@ -171,7 +181,7 @@ def _zone(c: _Ctx) -> np.ndarray | None:
 def _ram(c: _Ctx) -> np.ndarray:
     # usable = total × ratio − used, where used = total − free (reserved included)
     h = c.hosts
-    usable = h.ram_limit_mb - (h.ram_mb - c.view.free_ram_mb())
+    usable = h.ram_limit_mb - (h.ram_mb - c.free_ram_mb())
     return usable >= c.spec.flavor.ram_mb
 
 
@@ -244,14 +254,14 @@ MODERN_FILTERS = ("ComputeFilter", "AvailabilityZoneFilter", "ComputeCapabilitie
 # -- weighers ----------------------------------------------------------------------------
 
 #: weighers by Nova's class name: (raw value per host, minval, multiplier option)
-WEIGHERS: dict[str, tuple[Callable[[_Ctx], np.ndarray], float | None, str]] = {
-    "RAMWeigher": (lambda c: c.view.free_ram_mb().astype(float), 0.0, "ram_weight_multiplier"),
+WEIGHERS: dict[str, tuple[Callable[[_Ctx], np.ndarray] | None, float | None, str]] = {
+    "RAMWeigher": (lambda c: c.free_ram_mb(), 0.0, "ram_weight_multiplier"),
     "CPUWeigher": (lambda c: (c.hosts.vcpu_limit - c.view.used_vcpus()).astype(float), 0.0,
                    "cpu_weight_multiplier"),
     "DiskWeigher": (lambda c: c.view.free_disk_gb().astype(float) * 1024.0, 0.0, "disk_weight_multiplier"),
     "IoOpsWeigher": (lambda c: c.view.io_ops().astype(float), None, "io_ops_weight_multiplier"),
     # no metrics are configured (weight_setting is empty): every host weighs 0
-    "MetricsWeigher": (lambda c: np.zeros(c.n), None, "weight_multiplier"),
+    "MetricsWeigher": (None, None, "weight_multiplier"),
 }
 KILO_WEIGHERS = ("RAMWeigher", "MetricsWeigher", "IoOpsWeigher")
 MODERN_WEIGHERS = ("RAMWeigher", "CPUWeigher", "DiskWeigher", "MetricsWeigher", "IoOpsWeigher")
@@ -293,6 +303,8 @@ def _best(total: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest values, best first, ties to the lower index
     (a stable descending sort, in O(n))."""
     n = len(total)
+    if k == 1:
+        return np.array([int(np.argmax(total))])
     if k >= n:
         return np.lexsort((np.arange(n), -total))
     v = np.partition(total, n - k)[n - k]
@@ -303,7 +315,7 @@ def _best(total: np.ndarray, k: int) -> np.ndarray:
 
 
 def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig | None = None,
-                 *, rng: random.Random | None = None, best_n: int = 3,
+                 *, rng: random.Random | None = None, best_n: int = 1,
                  explain: bool = False) -> Selection:
     """Filter and weigh every host for one request; raise NoValidHost if none passes."""
     cfg = config or SchedulerConfig()
@@ -315,7 +327,7 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
         mask[spec.ignore_hosts] = False
     if spec.force_hosts:
         mask &= ctx.member(spec.force_hosts)
-    verdicts: list[tuple[str, int, int]] = [("ignore_hosts/force_hosts", n, int(mask.sum()))]
+    verdicts: list[tuple[str, int, int]] = [("ignore_hosts/force_hosts", n, int(np.count_nonzero(mask)))]
     removed: dict[str, list[int]] = {}
     if explain:
         removed["ignore_hosts/force_hosts"] = np.flatnonzero(~mask).tolist()
@@ -326,7 +338,7 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
             if explain:
                 removed[name] = np.flatnonzero(mask & ~passes).tolist()
             np.logical_and(mask, passes, out=mask)
-            after = int(mask.sum())
+            after = int(np.count_nonzero(mask))
         else:
             after = before
         verdicts.append((name, before, after))
@@ -353,9 +365,14 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
     total = np.zeros(len(candidates))
     for name in cfg.weighers:
         value_fn, minval, option = WEIGHERS[name]
-        w = cfg.multipliers.get(option, 1.0) * _normalize(value_fn(ctx)[candidates], minval)
+        if value_fn is None:  # weighs every host 0
+            parts[name] = np.zeros(len(candidates))
+            continue
+        w = cfg.multipliers.get(option, 1.0) * _normalize(value_fn(ctx)[candidates].astype(float), minval)
         parts[name] = w
         total += w
+    if explain:
+        best_n = max(best_n, 5)
     k = max(cfg.host_subset_size, best_n, 1 + cfg.alternates)
     order = _best(total, min(k, len(candidates)))
     subset = order[: cfg.host_subset_size]

@@ -66,7 +66,7 @@ def test_ram_weigher_normalises_from_zero():
     assert list(_normalize(__import__("numpy").array([1.0, 3.0]))) == [0.0, 1.0]
     assert list(_normalize(__import__("numpy").array([2.0, 2.0]))) == [0.0, 0.0]
     hosts = table([16384, 32768, 65536])
-    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL))
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), best_n=3)
     free = [16384 - 512, 32768 - 512, 65536 - 512]
     assert sel.host == 2 and sel.weights["RAMWeigher"] == 1.0
     assert [b for b in sel.best] == [(2, 1.0), (1, pytest.approx(free[1] / free[2])),
@@ -207,11 +207,11 @@ def test_same_and_different_host_filters():
 def test_cpu_and_disk_weighers_and_multipliers():
     hosts = table([65536, 65536])
     hosts.used_vcpus[0] = 8
-    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg([], ["CPUWeigher"]))
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg([], ["CPUWeigher"]), best_n=2)
     # free vCPUs 16×16−8 = 248 and 256: normalised from 0 → 248/256 and 1
     assert sel.host == 1 and sel.best[1] == (0, pytest.approx(248 / 256))
     hosts.used_disk_gb[1] = 500
-    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg([], ["DiskWeigher"]))
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL), cfg([], ["DiskWeigher"]), best_n=2)
     assert sel.host == 0 and sel.best[1] == (1, pytest.approx(0.5))
     # a negative multiplier stacks instead of spreading
     stack = cfg([], ["RAMWeigher"], multipliers={"ram_weight_multiplier": -1.0})
