@@ -47,7 +47,9 @@ class NovaCompute(NovaService):
         source = inst.host
         if cloud.modern:
             # placement holds the allocation already (claimed by the scheduler); the
-            # resource tracker's claim has no limits to test and the Migration exists
+            # resource tracker's claim has no limits to test and the Migration exists;
+            # the claim writes the compute node record
+            cloud.hosts.written_at[self.index] = self.env.now
             self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
         else:
             try:

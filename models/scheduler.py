@@ -113,11 +113,13 @@ class SchedulerView:
                 a[stale] = 0
             self._pending.difference_update(stale.tolist())
 
-    def consume(self, host: int, flavor: Flavor, now: float) -> None:
-        """Count a pick (HostState.consume_from_instance)."""
-        self.pending_ram_mb[host] += flavor.ram_mb
-        self.pending_vcpus[host] += flavor.vcpus
-        self.pending_disk_gb[host] += flavor.disk_gb
+    def consume(self, host: int, flavor: Flavor | None, now: float) -> None:
+        """Count a pick (HostState.consume_from_instance); with no flavor only the I/O
+        operation (modern Nova, where placement already holds the resources)."""
+        if flavor is not None:
+            self.pending_ram_mb[host] += flavor.ram_mb
+            self.pending_vcpus[host] += flavor.vcpus
+            self.pending_disk_gb[host] += flavor.disk_gb
         self.pending_io_ops[host] += 1
         self.consumed_at[host] = now
         self._pending.add(host)

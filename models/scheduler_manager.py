@@ -49,7 +49,9 @@ class NovaScheduler(NovaService):
             return
         if cloud.modern:  # placement: the allocation is claimed as the host is picked
             cloud.hosts.take(sel.host, spec.flavor, self.env.now)
-        view.consume(sel.host, spec.instance_flavor or spec.flavor, self.env.now)
+            view.consume(sel.host, None, self.env.now)
+        else:  # Kilo counts the instance's own (old) flavor, from instance_properties
+            view.consume(sel.host, spec.instance_flavor or spec.flavor, self.env.now)
         self._log(req, msg.worker, sel.filters, sel)
         if explain:
             req.explain.append((req.attempt, msg.worker, self.env.now, sel.filters, sel, sel.removed))
