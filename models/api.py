@@ -77,6 +77,7 @@ class NovaAPI(NovaService):
         force = [cloud.hosts.index[req.requested_host]] if req.requested_host else []
         inst.migration = None
         inst.request = req
+        inst.old_vm_state = inst.vm_state  # system_metadata['old_vm_state']
         self.save(req, task_state=states.RESIZE_PREP)
         req.enter("conductor", self.env.now)
         args = {"flavor": new, "ignore_hosts": ignore, "force_hosts": force, "retry": None}

@@ -17,7 +17,8 @@ from models.api import NovaAPI
 from models.compute import NovaCompute
 from models.conductor import NovaConductor
 from models.database import Database
-from models.driver import SimpleDriver
+from models.driver import LibvirtDriver
+from models.network import FLOW_COLUMNS, DiskCopier
 from models.hosts import HostTable
 from models.objects import Flavor, Instance
 from models.quota import Quotas
@@ -101,11 +102,21 @@ class Cloud:
         self.hosts.audit_offset[:] = [c.periodic_offset for c in self.computes]
         self.hosts.audit_interval = self.nova.periodic_interval
         guest = model.guest
-        self.driver = SimpleDriver(env, self.hosts, shutdown=make_sampler(guest.shutdown),
-                                   boot=make_sampler(guest.boot),
-                                   shutdown_timeout=self.nova.shutdown_timeout,
-                                   rng_shutdown=streams.stream("guest.shutdown"),
-                                   rng_boot=streams.stream("guest.boot"))
+        #: flows.csv rows (kept in memory unless the runner streams them to a file)
+        self.flows: TableStream | None = TableStream(FLOW_COLUMNS)
+        self.copier = DiskCopier(env, loaded, self.hosts, self.flows)
+        lost = self.copier.topology.unreachable(self.hosts.names)
+        if lost:
+            raise ScenarioError(loaded.source, "network", f"no route between {self.hosts.names[0]} and "
+                                f"host(s) {', '.join(lost[:8])}: every host must be connected")
+        self.driver = LibvirtDriver(env, self.copier, shutdown=make_sampler(guest.shutdown),
+                                    boot=make_sampler(guest.boot),
+                                    shutdown_timeout=self.nova.shutdown_timeout,
+                                    retry_interval=self.nova.shutdown_retry_interval,
+                                    ignore_acpi=guest.ignore_acpi,
+                                    disk_setup_per_gib=guest.disk_setup_per_gib,
+                                    rng_shutdown=streams.stream("guest.shutdown"),
+                                    rng_boot=streams.stream("guest.boot"))
         self._place_instances()
         self.workload = Workload(self, model.workload)
         self.requests: list[Request] = []
@@ -133,6 +144,7 @@ class Cloud:
             if inst.group is not None:
                 self.group_members[inst.group[0]].append(inst)
             inst.same_host, inst.different_host = spec.same_host, spec.different_host
+            inst.ephemeral_used_gb, inst.config_drive_mb = spec.ephemeral_used_gb, spec.config_drive_mb
             if spec.host is not None:
                 host = self.hosts.index[spec.host]
                 short = self.hosts.shortfall(host, flavor, cfg.claim_tests or ("ram", "vcpu", "disk"))

@@ -116,10 +116,11 @@ class NovaCompute(NovaService):
         self.step(req, "power_off", "start")
         result = yield from driver.power_off(inst)
         inst.power_on = False
-        self.step(req, "power_off", "end", seconds=result.seconds, hard=result.hard)
+        self.step(req, "power_off", "end", seconds=result.seconds, hard=result.hard,
+                  acpi_requests=result.requests)
         req.enter("disk_copy", self.env.now)
         self.step(req, "copy_disks", "start", to_host=cloud.hosts.names[m.dest], gib=inst.disk_used_gb)
-        seconds = yield from driver.copy_disks(inst, m.source, m.dest)
+        seconds = yield from driver.copy_disks(req, inst, m.source, m.dest, m.old_flavor, m.new_flavor)
         self.step(req, "copy_disks", "end", seconds=round(seconds, 6))
         req.enter("resize_instance", self.env.now)
         self.save(req, migration_status=states.POST_MIGRATING)
@@ -153,9 +154,9 @@ class NovaCompute(NovaService):
         cloud.db.set_flavor(inst, m.new_flavor)
         self.save(req, task_state=states.RESIZE_FINISH)
         self.notify(req, "instance.resize_finish.start")
-        power_on = inst.vm_state != states.STOPPED
+        power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_migration", "start", power_on=power_on)
-        seconds = yield from cloud.driver.finish_migration(inst, power_on)
+        seconds = yield from cloud.driver.finish_migration(inst, power_on, m.old_flavor, m.new_flavor)
         inst.power_on = power_on
         self.step(req, "finish_migration", "end", seconds=round(seconds, 6))
         m.finished_at = self.env.now
@@ -210,11 +211,12 @@ class NovaCompute(NovaService):
         cloud.db.set_flavor(inst, m.old_flavor)
         inst.host = m.source
         self.save(req)
-        self.step(req, "finish_revert_migration", "start", power_on=True)
-        seconds = yield from cloud.driver.finish_migration(inst, True)
-        inst.power_on = True
+        power_on = inst.old_vm_state != states.STOPPED
+        self.step(req, "finish_revert_migration", "start", power_on=power_on)
+        seconds = yield from cloud.driver.finish_migration(inst, power_on)
+        inst.power_on = power_on
         self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
-        self.save(req, vm_state=states.ACTIVE, task_state=None)
+        self.save(req, vm_state=states.ACTIVE if power_on else states.STOPPED, task_state=None)
         self.notify(req, "instance.resize_revert.end")
         cloud.reverted(req)
 

@@ -47,7 +47,8 @@ class Instance:
 
     __slots__ = ("name", "index", "flavor", "host", "vm_state", "task_state", "power_on",
                  "disk_used_gb", "migration", "request", "project", "zone", "group",
-                 "same_host", "different_host", "io_host")
+                 "same_host", "different_host", "io_host", "ephemeral_used_gb", "config_drive_mb",
+                 "old_vm_state")
 
     def __init__(self, name: str, index: int, flavor: Flavor, host: int, disk_used_gb: float,
                  vm_state: str = states.ACTIVE, project: str = "default", zone: str | None = None):
@@ -70,6 +71,10 @@ class Instance:
         self.different_host: tuple[str, ...] = ()
         #: the host whose I/O-operation count includes this instance (-1: none)
         self.io_host = -1
+        self.ephemeral_used_gb = 0.0
+        self.config_drive_mb = 0.0
+        #: the vm_state before the move (Nova keeps it in system_metadata)
+        self.old_vm_state = vm_state
 
     @property
     def accepts_move(self) -> bool:

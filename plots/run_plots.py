@@ -55,3 +55,33 @@ def write_run_plots(result: Any, outdir: Any) -> None:
     fig.tight_layout()
     fig.savefig(outdir.temp("phases.png"), dpi=100, format="png", metadata=_META)
     plt.close(fig)
+    _links(result, outdir, name)
+
+
+def _links(result: Any, outdir: Any, name: str, top: int = 8) -> None:
+    """links.png: utilisation over time of the busiest links and disks."""
+    busiest = list(result.summary.get("network", {}).get("links", {}))[:top]
+    end = result.summary["sim_time"]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for link in busiest:
+        series = result.links[link].series or []
+        if not series:
+            continue
+        xs, ys = [0.0], [0.0]
+        for t, u in series:
+            xs += [t, t]
+            ys += [ys[-1], u]
+        xs.append(end)
+        ys.append(ys[-1])
+        ax.plot(xs, ys, linewidth=1, label=link)
+    if not busiest:
+        ax.text(0.5, 0.5, "no copy crossed a link with a capacity", ha="center", transform=ax.transAxes)
+    else:
+        ax.legend(fontsize=7, loc="upper right", ncol=2)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("utilisation")
+    ax.set_title(f"{name}: the {len(busiest)} busiest links and disks")
+    fig.tight_layout()
+    fig.savefig(outdir.temp("links.png"), dpi=100, format="png", metadata=_META)
+    plt.close(fig)

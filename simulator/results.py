@@ -98,6 +98,10 @@ class Result:
     _trace: list[dict[str, Any]] | None = field(default=None, repr=False)
     #: scheduling.csv's rows, when the run kept them in memory (no out directory)
     scheduling: list[tuple] | None = field(default=None, repr=False)
+    #: flows.csv's rows, when kept in memory
+    flows: list[tuple] | None = field(default=None, repr=False)
+    #: the bandwidth model's resources (links, disks), with their utilisation series
+    links: dict[str, Any] = field(default_factory=dict, repr=False)
     #: full scheduling records of the requests asked for with ``explain``
     explained: dict[int, list] = field(default_factory=dict, repr=False)
 

@@ -44,13 +44,15 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
     cloud = Cloud(loaded, env, streams, recorder)  # may still raise ScenarioError (placement)
     cloud.explain.update(explain)
     outdir = OutputDir(out) if out is not None else None
-    trace_file = sched_file = None
+    trace_file = sched_file = flows_file = None
     try:
         if outdir is not None:
             trace_file = open(outdir.temp("trace.jsonl"), "w", encoding="utf-8", buffering=1 << 20)
             recorder.attach(trace_file, keep=keep_trace)
             sched_file = open(outdir.temp("scheduling.csv"), "w", encoding="utf-8", newline="")
             cloud.scheduling = TableStream(cloud.scheduling.columns, sched_file)
+            flows_file = open(outdir.temp("flows.csv"), "w", encoding="utf-8", newline="")
+            cloud.flows = cloud.copier.rows = TableStream(cloud.flows.columns, flows_file)
         bar = _progress(cloud) if progress else None
         cloud.start()
         stop = cloud.done
@@ -60,7 +62,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         if bar is not None:
             bar.close()
         cloud.close_books()
-        for f in (trace_file, sched_file):
+        for f in (trace_file, sched_file, flows_file):
             if f is not None:
                 f.close()
         rows = [r.row() for r in cloud.requests]
@@ -69,6 +71,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
                                 events=env.events_processed, until=until)
         result = Result(summary=summary, rows=rows, out=outdir.path if outdir else None,
                         _trace=recorder.records, scheduling=cloud.scheduling.rows,
+                        flows=cloud.flows.rows, links=cloud.copier.bandwidth.resources,
                         explained={r.request: r.explain for r in cloud.requests if r.explain})
         if outdir is not None:
             outdir.write_text("requests.csv", rows_to_csv(COLUMNS, rows))
@@ -79,7 +82,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
             outdir.commit()
         return result
     finally:
-        for f in (trace_file, sched_file):
+        for f in (trace_file, sched_file, flows_file):
             if f is not None and not f.closed:
                 f.close()
         if outdir is not None:

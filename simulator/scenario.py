@@ -34,6 +34,9 @@ class HostSpec:
     nic_gbps: float
     zone: str = "nova"
     enabled: bool = True
+    disk_read_mibps: float | None = None
+    disk_write_mibps: float | None = None
+    storage: str = "local"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class InstanceSpec:
     zone: str | None = None
     same_host: tuple[str, ...] = ()
     different_host: tuple[str, ...] = ()
+    ephemeral_used_gb: float = 0.0
+    config_drive_mb: float = 0.0
 
 
 @dataclass
@@ -65,7 +70,7 @@ class LoadedScenario:
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default filled in, as saved in summary.json."""
-        return self.model.model_dump(mode="json")
+        return self.model.model_dump(mode="json", by_alias=True)
 
 
 def format_path(loc: typing.Iterable[Any]) -> str:
@@ -85,7 +90,10 @@ def _model_at(root: type, loc: tuple[Any, ...]) -> type | None:
     for part in loc:
         cur = _unwrap(cur)
         if isinstance(cur, type) and issubclass(cur, BaseModel):
-            f = cur.model_fields.get(part) if isinstance(part, str) else None
+            f = None
+            if isinstance(part, str):
+                f = cur.model_fields.get(part) or next(
+                    (fi for fi in cur.model_fields.values() if fi.alias == part), None)
             if f is None:
                 return None
             cur = f.annotation
@@ -117,7 +125,7 @@ def _explain(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     given = err.get("input")
     if kind == "extra_forbidden":
         parent = _model_at(Scenario, loc[:-1])
-        allowed = sorted(parent.model_fields) if parent else []
+        allowed = sorted(f.alias or n for n, f in parent.model_fields.items()) if parent else []
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         msg = "unknown key"
         if hint:
@@ -178,7 +186,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
                 fail(("hosts", i, "name"), f"host {n!r} is declared twice")
             seen.add(n)
             loaded.hosts.append(HostSpec(n, h.rack, h.vcpus, h.ram_mb, h.disk_gb, h.nic_gbps,
-                                         h.availability_zone, h.enabled))
+                                         h.availability_zone, h.enabled, h.disk_read_mibps,
+                                         h.disk_write_mibps, h.storage))
     host_names = seen
     flavors = model.flavors
 
@@ -217,6 +226,10 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
         if used > fl.root_gb:
             fail(("instances", i, "disk_used_gb"),
                  f"{used:g} GiB used is more than flavor {g.flavor}'s root disk of {fl.root_gb} GiB")
+        eph = float(fl.ephemeral_gb) if g.ephemeral_used_gb is None else g.ephemeral_used_gb
+        if eph > fl.ephemeral_gb:
+            fail(("instances", i, "ephemeral_used_gb"),
+                 f"{eph:g} GiB used is more than flavor {g.flavor}'s ephemeral disk of {fl.ephemeral_gb} GiB")
         if g.name is not None:
             try:
                 names = expand_names(g.name)
@@ -233,7 +246,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
             hints = g.scheduler_hints
             loaded.instances.append(InstanceSpec(
                 n, g.flavor, used, g.host, g.vm_state, i, g.project, g.availability_zone,
-                tuple(hints.same_host) if hints else (), tuple(hints.different_host) if hints else ()))
+                tuple(hints.same_host) if hints else (), tuple(hints.different_host) if hints else (),
+                eph, g.config_drive_mb))
 
     def known_instances(loc: tuple[Any, ...], patterns: list[str]) -> list[str]:
         out = []

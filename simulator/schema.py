@@ -9,14 +9,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from simulator.distributions import check_distribution
+from simulator.units import in_unit
 
 PosInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+def _unit(unit: str, integral: bool = False) -> BeforeValidator:
+    return BeforeValidator(lambda v: in_unit(v, unit, integral))
+
+
+# quantities: a bare number is in the key's unit; a string may carry its own unit
+Seconds = Annotated[float, _unit("s"), Field(ge=0)]
+PosSeconds = Annotated[float, _unit("s"), Field(gt=0)]
+Gbps = Annotated[float, _unit("gbps"), Field(gt=0)]
+MiBps = Annotated[float, _unit("mibps"), Field(gt=0)]
+GiB = Annotated[float, _unit("gb"), Field(ge=0)]
+WholeGiB = Annotated[int, _unit("gb", True), Field(ge=0)]
+PosWholeGiB = Annotated[int, _unit("gb", True), Field(gt=0)]
+MiB = Annotated[float, _unit("mb"), Field(ge=0)]
+WholeMiB = Annotated[int, _unit("mb", True), Field(ge=0)]
+PosWholeMiB = Annotated[int, _unit("mb", True), Field(gt=0)]
 
 #: The RPC methods / API operations each service handles; ``service_time`` may be
 #: given per operation with these names.
@@ -58,6 +76,10 @@ class Strict(BaseModel):
 
 
 def _dist(value: Any) -> Any:
+    if isinstance(value, str):
+        value = in_unit(value, "s")
+    elif isinstance(value, dict):
+        value = {k: (in_unit(v, "s") if isinstance(v, str) and k != "dist" else v) for k, v in value.items()}
     problem = check_distribution(value)
     if problem:
         raise ValueError(problem)
@@ -73,11 +95,13 @@ class ServiceConfig(Strict):
     def _check_service_time(cls, v: Any) -> Any:
         if isinstance(v, dict) and "dist" not in v:
             # a per-operation mapping: {default: .., prep_resize: ..}
+            out = {}
             for op, spec in v.items():
-                problem = check_distribution(spec)
-                if problem:
-                    raise ValueError(f"{op}: {problem}")
-            return v
+                try:
+                    out[op] = _dist(spec)
+                except ValueError as exc:
+                    raise ValueError(f"{op}: {exc}") from None
+            return out
         return _dist(v)
 
 
@@ -107,15 +131,17 @@ class Nova(Strict):
     release: Literal["kilo", "modern"] = "kilo"
     allow_resize_to_same_host: bool = False
     allow_migrate_to_same_host: bool = False
-    resize_confirm_window: NonNegFloat = 0.0
-    shutdown_timeout: NonNegFloat = 60.0
-    rpc_response_timeout: PosFloat = 60.0
+    resize_confirm_window: Seconds = 0.0
+    shutdown_timeout: Seconds = 60.0
+    #: how often the clean shutdown re-sends the ACPI request (libvirt driver)
+    shutdown_retry_interval: PosSeconds = 10.0
+    rpc_response_timeout: PosSeconds = 60.0
     max_attempts: PosInt = 3
     cpu_allocation_ratio: Optional[PosFloat] = None
     ram_allocation_ratio: Optional[PosFloat] = None
     disk_allocation_ratio: Optional[PosFloat] = None
-    reserved_host_memory_mb: NonNegInt = 512
-    reserved_host_disk_mb: NonNegInt = 0
+    reserved_host_memory_mb: WholeMiB = 512
+    reserved_host_disk_mb: WholeMiB = 0
     scheduler_default_filters: Optional[list[str]] = None
     scheduler_weight_classes: Optional[list[str]] = None
     ram_weight_multiplier: float = 1.0
@@ -123,8 +149,8 @@ class Nova(Strict):
     disk_weight_multiplier: float = 1.0
     io_ops_weight_multiplier: float = -1.0
     host_subset_size: PosInt = 1
-    periodic_interval: PosFloat = 60.0
-    periodic_fuzzy_delay: NonNegFloat = 60.0
+    periodic_interval: PosSeconds = 60.0
+    periodic_fuzzy_delay: Seconds = 60.0
 
     @field_validator("scheduler_default_filters")
     @classmethod
@@ -162,17 +188,22 @@ class Host(Strict):
     #: the nova-compute service is enabled (``nova service-disable`` sets false)
     enabled: bool = True
     vcpus: PosInt
-    ram_mb: PosInt
-    disk_gb: PosInt
-    nic_gbps: PosFloat = 10.0
+    ram_mb: PosWholeMiB
+    disk_gb: PosWholeGiB
+    nic_gbps: Gbps = 10.0
+    #: the local disk's throughput for copies read from and written to it (None: no limit)
+    disk_read_mibps: Optional[MiBps] = None
+    disk_write_mibps: Optional[MiBps] = None
+    #: ``local`` instance storage, or the name of a pool shared by the hosts naming it
+    storage: str = "local"
 
 
 class Flavor(Strict):
     vcpus: PosInt
-    ram_mb: PosInt
-    root_gb: NonNegInt
-    ephemeral_gb: NonNegInt = 0
-    swap_mb: NonNegInt = 0
+    ram_mb: PosWholeMiB
+    root_gb: WholeGiB
+    ephemeral_gb: WholeGiB = 0
+    swap_mb: WholeMiB = 0
 
 
 class InstanceGroup(Strict):
@@ -180,9 +211,13 @@ class InstanceGroup(Strict):
     count: Optional[PosInt] = None
     flavor: str
     #: GiB actually allocated on the root disk; defaults to the flavor's root_gb
-    disk_used_gb: Optional[NonNegFloat] = None
+    disk_used_gb: Optional[GiB] = None
+    #: GiB allocated on the ephemeral disk; defaults to the flavor's ephemeral_gb
+    ephemeral_used_gb: Optional[GiB] = None
+    #: size of the config drive (disk.config), 0 for none
+    config_drive_mb: MiB = 0.0
     host: Optional[str] = None
-    vm_state: Literal["active"] = "active"
+    vm_state: Literal["active", "stopped"] = "active"
     project: str = "default"
     #: the zone asked for at boot (AvailabilityZoneFilter keeps the instance in it)
     availability_zone: Optional[str] = None
@@ -219,22 +254,79 @@ class ServerGroup(Strict):
 class Guest(Strict):
     #: time for the guest to stop after the ACPI shutdown request
     shutdown: Any = 10.0
-    #: disk set-up on the destination and the time until the domain runs
+    #: the fraction of guests that ignore the ACPI request (drawn once per move)
+    ignore_acpi: Annotated[float, Field(ge=0, le=1)] = 0.0
+    #: finish_migration's disk set-up (resize / convert) per GiB of the instance's disks
+    disk_setup_per_gib: Seconds = 0.0
+    #: from the domain's definition until it runs (Nova polls every 0.5 s)
     boot: Any = 20.0
 
     _check = field_validator("shutdown", "boot", mode="before")(lambda cls, v: _dist(v))
 
 
+class Link(Strict):
+    a: str
+    b: str
+    gbps: Optional[Gbps] = None
+    latency: Seconds = 0.0
+
+
+class LeafSpine(Strict):
+    """Racks are leaves; each leaf links to every spine."""
+
+    spines: PosInt
+    #: each leaf-spine link's capacity; or derived from ``oversubscription``
+    spine_gbps: Optional[Gbps] = None
+    #: leaf's host bandwidth ÷ its uplink bandwidth (e.g. 3 for 3:1)
+    oversubscription: Optional[PosFloat] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "LeafSpine":
+        if (self.spine_gbps is None) == (self.oversubscription is None):
+            raise ValueError("give either 'spine_gbps' or 'oversubscription'")
+        return self
+
+
+class Network(Strict):
+    #: ``maxmin``: copies share links and disks max-min fairly; ``none``: each copy runs
+    #: alone at its bottleneck's rate (the foundation's model)
+    model: Literal["maxmin", "none"] = "maxmin"
+    #: each rack switch's link to ``core`` (absent: the uplinks never limit)
+    uplink_gbps: Optional[Gbps] = None
+    #: latency of every link of the simple form
+    latency: Seconds = 0.0
+    #: the general form: links between hosts and named switches
+    links: Optional[list[Link]] = None
+    leaf_spine: Optional[LeafSpine] = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Network":
+        if self.links is not None and (self.leaf_spine is not None or self.uplink_gbps is not None):
+            raise ValueError("'links' describes the whole network: leave out 'uplink_gbps' and 'leaf_spine'")
+        if self.leaf_spine is not None and self.uplink_gbps is not None:
+            raise ValueError("give either 'uplink_gbps' (racks to core) or 'leaf_spine', not both")
+        return self
+
+
+class Copy(Strict):
+    #: Kilo tries ``rsync`` first, then ``scp`` (recorded in flows.csv)
+    transport: Literal["rsync", "scp"] = "rsync"
+    #: one stream's own limit (a single scp is CPU bound near 110 MiB/s); None: none
+    stream_mibps: Optional[MiBps] = None
+    #: bytes on disk per byte on the wire (>= 1); None: no compression
+    compression: Optional[Annotated[float, Field(ge=1)]] = None
+
+
 class Poisson(Strict):
     process: Literal["poisson"]
     rate: PosFloat
-    start: NonNegFloat = 0.0
+    start: Seconds = 0.0
 
 
 class Periodic(Strict):
     process: Literal["periodic"]
-    interval: PosFloat
-    start: NonNegFloat = 0.0
+    interval: PosSeconds
+    start: Seconds = 0.0
 
 
 class WorkloadEntry(Strict):
@@ -242,7 +334,7 @@ class WorkloadEntry(Strict):
     flavor: Optional[str] = None
     instance: Optional[str] = None
     count: PosInt = 1
-    at: Optional[NonNegFloat] = None
+    at: Optional[Seconds] = None
     arrival: Optional[Annotated[Poisson | Periodic, Field(discriminator="process")]] = None
     confirm_after: Any = None
     revert_after: Any = None
@@ -288,6 +380,8 @@ class Scenario(Strict):
     server_groups: dict[str, ServerGroup] = Field(default_factory=dict)
     instances: list[InstanceGroup] = Field(default_factory=list)
     guest: Guest = Field(default_factory=Guest)
+    network: Network = Field(default_factory=Network)
+    copy_: Copy = Field(default_factory=Copy, alias="copy")
     workload: list[WorkloadEntry] = Field(default_factory=list)
 
 

@@ -39,6 +39,23 @@ def service_stats(cloud: Cloud, now: float) -> dict[str, Any]:
     return out
 
 
+def network_stats(cloud: Cloud, now: float, top: int = 20) -> dict[str, Any]:
+    """Flows copied, and the busiest links and disks: mean and peak utilisation."""
+    copier = cloud.copier
+    res = [r for r in copier.bandwidth.resources.values() if r.bytes > 0 or r.load > 0]
+    res.sort(key=lambda r: (-r.utilisation(now), r.name))
+    return {
+        "model": cloud.loaded.model.network.model,
+        "flows": copier._flows,
+        "gib_copied": round(copier.bytes_copied / 2 ** 30, 6),
+        "recomputes": copier.bandwidth.recomputes,
+        "links": {r.name: {"capacity_gbps": round(r.capacity * 8 / 1e9, 6),
+                           "mean_utilisation": round(r.utilisation(now), 6),
+                           "peak_utilisation": round(r.peak / r.capacity, 6),
+                           "gib": round(r.bytes / 2 ** 30, 6)} for r in res[:top]},
+    }
+
+
 def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
                   events: int, until: float | None) -> dict[str, Any]:
     reqs = cloud.requests
@@ -67,6 +84,7 @@ def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
         "throughput": {"per_hour": round(len(moved) / hours, 6) if hours > 0 else 0.0},
         "services": service_stats(cloud, sim_time),
         "bus": {"messages": cloud.bus.sent, "replies_dropped": cloud.bus.replies_dropped},
+        "network": network_stats(cloud, sim_time),
         "resources": {"claims": cloud.hosts.claims, "releases": cloud.hosts.releases},
         "sim_time": round(sim_time, 6),
         "events": events,

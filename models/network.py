@@ -1,0 +1,160 @@
+"""The datacenter network and storage of a scenario, and the disk copies over them.
+
+``build_graph`` turns the scenario into a topology: in the simple form each host's
+NIC links it to its rack's switch (named after the rack) and each rack switch links
+to ``core`` at ``network.uplink_gbps`` (hosts with no rack hang off ``core``); with
+``network.leaf_spine`` every rack switch links to every spine instead; the general
+form is the list ``network.links``.
+
+``DiskCopier`` moves an instance's disks from the source to the destination one after
+another, in the domain's order (root, ephemeral, swap, config drive), each as one
+flow through the route's links and the two hosts' disks, capped by the transport's
+per-stream limit. Nothing crosses the network for a same-host resize or between hosts
+that share instance storage. With ``network.model: none`` each copy runs at the rate
+it would have alone on an idle network (the foundation's model).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generator
+
+import networkx as nx
+import simpy
+
+from models.objects import Flavor, Instance
+from simulator.bandwidth import BandwidthModel
+from simulator.network import Topology
+
+GIB = 2 ** 30
+MIB = 2 ** 20
+CORE = "core"
+
+#: columns of flows.csv
+FLOW_COLUMNS = ("flow", "request", "instance", "disk", "source", "dest", "bytes", "start", "end",
+                "mean_mibps", "transport", "route")
+
+
+def gbps_to_bytes(gbps: float | None) -> float | None:
+    return None if gbps is None else gbps * 1e9 / 8
+
+
+def build_graph(loaded: Any) -> nx.Graph:
+    """The scenario's network as a graph with capacities in bytes/s on its edges."""
+    net = loaded.model.network
+    g = nx.Graph()
+    hosts = loaded.hosts
+    for h in hosts:
+        g.add_node(h.name, kind="host")
+    if net.links is not None:
+        for link in net.links:
+            g.add_edge(link.a, link.b, bytes_per_s=gbps_to_bytes(link.gbps), latency=link.latency)
+        return g
+    racks: dict[str, list[Any]] = {}
+    for h in hosts:
+        if h.rack is None:
+            g.add_edge(h.name, CORE, bytes_per_s=gbps_to_bytes(h.nic_gbps), latency=net.latency)
+        else:
+            racks.setdefault(h.rack, []).append(h)
+            g.add_edge(h.name, h.rack, bytes_per_s=gbps_to_bytes(h.nic_gbps), latency=net.latency)
+    if net.leaf_spine is not None:
+        ls = net.leaf_spine
+        for rack, members in racks.items():
+            if ls.spine_gbps is not None:
+                gbps = ls.spine_gbps
+            else:
+                gbps = sum(h.nic_gbps for h in members) / (ls.oversubscription * ls.spines)
+            for s in range(1, ls.spines + 1):
+                g.add_edge(rack, f"spine{s}", bytes_per_s=gbps_to_bytes(gbps), latency=net.latency)
+        if any(h.rack is None for h in hosts):
+            for s in range(1, ls.spines + 1):
+                g.add_edge(CORE, f"spine{s}", bytes_per_s=None, latency=net.latency)
+    else:
+        for rack in racks:
+            g.add_edge(rack, CORE, bytes_per_s=gbps_to_bytes(net.uplink_gbps), latency=net.latency)
+    return g
+
+
+@dataclass(frozen=True)
+class Disk:
+    """One of an instance's disk files to copy."""
+
+    name: str
+    bytes: float
+
+
+def disks_to_copy(inst: Instance, old: Flavor, new: Flavor) -> list[Disk]:
+    """The files ``migrate_disk_and_power_off`` copies, in the domain's order: the root
+    disk's allocated size, the ephemeral disk's, the swap (Kilo copies it unless the
+    new flavor changes its size) and the config drive."""
+    disks = [Disk("disk", inst.disk_used_gb * GIB)]
+    if old.ephemeral_gb and inst.ephemeral_used_gb:
+        disks.append(Disk("disk.local", inst.ephemeral_used_gb * GIB))
+    if old.swap_mb and new.swap_mb == old.swap_mb:
+        disks.append(Disk("disk.swap", old.swap_mb * MIB))
+    if inst.config_drive_mb:
+        disks.append(Disk("disk.config", inst.config_drive_mb * MIB))
+    return [d for d in disks if d.bytes > 0]
+
+
+class DiskCopier:
+    """Copies disks between hosts over the topology (max-min) or alone (none)."""
+
+    def __init__(self, env: simpy.Environment, loaded: Any, hosts: Any, recorder_rows: Any):
+        self.env = env
+        model = loaded.model
+        self.shared = model.network.model == "maxmin"
+        self.bandwidth = BandwidthModel(env, keep_series=True)
+        self.topology = Topology(build_graph(loaded), self.bandwidth)
+        self.host_names = hosts.names
+        self.storage = [h.storage for h in loaded.hosts]
+        self.read_bps = [None if h.disk_read_mibps is None else h.disk_read_mibps * MIB for h in loaded.hosts]
+        self.write_bps = [None if h.disk_write_mibps is None else h.disk_write_mibps * MIB for h in loaded.hosts]
+        copy = model.copy_
+        self.transport = copy.transport
+        self.stream_bps = None if copy.stream_mibps is None else copy.stream_mibps * MIB
+        self.compression = copy.compression or 1.0
+        self.rows = recorder_rows
+        self._flows = 0
+        self.bytes_copied = 0.0
+
+    def shares_storage(self, source: int, dest: int) -> bool:
+        s = self.storage[source]
+        return s != "local" and s == self.storage[dest]
+
+    def copy(self, req: Any, inst: Instance, source: int, dest: int, old: Flavor,
+             new: Flavor) -> Generator[simpy.Event, Any, float]:
+        """Copy the instance's disks one after another; return the seconds it took."""
+        start = self.env.now
+        if source == dest or self.shares_storage(source, dest):
+            return 0.0
+        src, dst = self.host_names[source], self.host_names[dest]
+        for disk in disks_to_copy(inst, old, new):
+            self._flows += 1
+            self.bytes_copied += disk.bytes
+            key = f"{req.request}:{inst.name}:{disk.name}:{self._flows}"
+            route = self.topology.route(src, dst, key)
+            wire = disk.bytes / self.compression
+            uses = [(r, 1.0) for r in route.links]
+            for bps, host in ((self.read_bps[source], f"{src}.disk.read"), (self.write_bps[dest], f"{dst}.disk.write")):
+                if bps is not None:
+                    uses.append((self.bandwidth.resource(host, bps), self.compression))
+            t0 = self.env.now
+            if self.shared:
+                yield self.bandwidth.transfer(wire, uses, cap=self.stream_bps, latency=route.latency)
+            else:
+                yield self.env.timeout(route.latency + wire / self._alone_rate(uses))
+            t1 = self.env.now
+            if self.rows is not None:
+                mibps = disk.bytes / MIB / (t1 - t0 - route.latency) if t1 - t0 > route.latency else 0.0
+                self.rows.add((self._flows, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
+                               round(t0, 6), round(t1, 6), round(mibps, 3), self.transport, route.describe()))
+        return self.env.now - start
+
+    def _alone_rate(self, uses: list[tuple[Any, float]]) -> float:
+        """The rate a flow would get alone: its tightest capacity."""
+        rates = [r.capacity / w for r, w in uses]
+        if self.stream_bps is not None:
+            rates.append(self.stream_bps)
+        if not rates:
+            raise ValueError("a copy crosses no link with a capacity")
+        return min(rates)

@@ -1,0 +1,247 @@
+"""Flow-level bandwidth sharing: max-min fairness over shared capacities.
+
+A *resource* is a capacity in bytes per second (one direction of a link, a host's
+disk read or write throughput, one flow's own cap). A *flow* moves a number of bytes
+through a set of resources; it may use a resource with a weight (bytes of that
+resource per byte of the flow, as a compressed copy reads more from disk than it
+sends on the wire). Rates are max-min fair (SimGrid's flow model, without its TCP
+corrections): no flow can go faster without slowing a flow that is no faster.
+
+Rates are computed by progressive filling with a heap over resources: the resource
+whose fair share is smallest saturates first, its flows freeze at that share, and
+the shares of the resources they also cross are updated. Shares only grow as flows
+freeze, so each resource is popped at most once per update.
+
+Rates change only when a flow starts or ends, and only for the flows connected to it
+through shared resources (its component); those flows' finish times are moved. A
+route's latency is paid once, before the flow starts moving bytes.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from typing import Any, Iterable
+
+import simpy
+
+#: a flow whose remaining bytes fall below this is done (float rounding)
+EPS_BYTES = 1e-6
+
+
+class Resource:
+    """A capacity shared max-min fairly by the flows that use it."""
+
+    __slots__ = ("name", "capacity", "flows", "load", "area", "last", "peak", "series", "bytes")
+
+    def __init__(self, name: str, capacity: float, now: float = 0.0, keep_series: bool = False):
+        if not capacity > 0:
+            raise ValueError(f"resource {name!r} needs a capacity > 0")
+        self.name = name
+        self.capacity = float(capacity)
+        self.flows: dict["Flow", float] = {}
+        self.load = 0.0          # bytes/s in use now
+        self.area = 0.0          # ∫ load dt
+        self.last = now
+        self.peak = 0.0
+        self.bytes = 0.0
+        self.series: list[tuple[float, float]] | None = [] if keep_series else None
+
+    def _set_load(self, now: float, load: float) -> None:
+        self.area += self.load * (now - self.last)
+        self.last = now
+        if abs(load - self.load) > 1e-9 * self.capacity:
+            self.load = load
+            if load > self.peak:
+                self.peak = load
+            if self.series is not None:
+                self.series.append((now, load / self.capacity))
+
+    def utilisation(self, now: float) -> float:
+        """Mean fraction of the capacity used from 0 to ``now``."""
+        area = self.area + self.load * (now - self.last)
+        return area / (self.capacity * now) if now > 0 else 0.0
+
+
+class Flow:
+    """Bytes moving through resources; ``done`` succeeds when the last byte arrives."""
+
+    __slots__ = ("id", "size", "moved", "rate", "uses", "last", "version", "done", "started",
+                 "tag", "finished", "_share")
+
+    def __init__(self, id: int, size: float, uses: dict[Resource, float], done: simpy.Event, tag: Any):
+        self.id = id
+        self.size = float(size)
+        self.moved = 0.0
+        self.rate = 0.0
+        self.uses = uses
+        self.last = 0.0
+        self.version = 0
+        self.done = done
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.tag = tag
+
+    @property
+    def remaining(self) -> float:
+        return self.size - self.moved
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+class BandwidthModel:
+    """Runs flows over resources in a SimPy environment, max-min fairly."""
+
+    def __init__(self, env: simpy.Environment, keep_series: bool = False):
+        self.env = env
+        self.keep_series = keep_series
+        self.resources: dict[str, Resource] = {}
+        self._ids = itertools.count(1)
+        self.active: set[Flow] = set()
+        self.recomputes = 0
+        self.recomputed_flows = 0
+
+    def resource(self, name: str, capacity: float) -> Resource:
+        """The resource called ``name``, created with ``capacity`` on first use."""
+        r = self.resources.get(name)
+        if r is None:
+            r = self.resources[name] = Resource(name, capacity, self.env.now, self.keep_series)
+        return r
+
+    def transfer(self, size: float, uses: Iterable[tuple[Resource, float]], *, cap: float | None = None,
+                 latency: float = 0.0, tag: Any = None) -> simpy.Event:
+        """Start moving ``size`` bytes through ``uses`` ((resource, weight) pairs),
+        at most ``cap`` bytes/s; the returned event's value is the ``Flow``."""
+        done = self.env.event()
+        uses_map: dict[Resource, float] = {}
+        for r, w in uses:
+            uses_map[r] = uses_map.get(r, 0.0) + w
+        if cap is not None:
+            uses_map[Resource(f"cap#{id(done)}", cap)] = 1.0
+        if not uses_map:
+            raise ValueError("a flow must cross at least one finite resource or have a cap")
+        flow = Flow(next(self._ids), size, uses_map, done, tag)
+        if size <= EPS_BYTES:
+            flow.started = flow.finished = self.env.now
+            done.succeed(flow)
+            return done
+        if latency > 0:
+            self.env.timeout(latency).callbacks.append(lambda _ev: self._start(flow))
+        else:
+            self._start(flow)
+        return done
+
+    # -- internals ---------------------------------------------------------------------
+    def _start(self, flow: Flow) -> None:
+        now = self.env.now
+        flow.started = now
+        flow.last = now
+        self.active.add(flow)
+        for r in flow.uses:
+            r.flows[flow] = flow.uses[r]
+        self._update(self._component(flow.uses))
+
+    def _finish(self, flow: Flow, version: int, _ev: simpy.Event) -> None:
+        if version != flow.version or flow.finished is not None:
+            return
+        now = self.env.now
+        flow.moved = flow.size
+        flow.finished = now
+        self.active.discard(flow)
+        for r in flow.uses:
+            r.bytes += flow.size * flow.uses[r]
+            del r.flows[flow]
+        comp = self._component(flow.uses)
+        for r in flow.uses:  # resources left with no flow: their load drops to 0
+            if not r.flows:
+                r._set_load(now, 0.0)
+        self._update(comp)
+        flow.done.succeed(flow)
+
+    @staticmethod
+    def _component(start: Iterable[Resource]) -> tuple[set[Flow], set[Resource]]:
+        """The flows and resources connected to ``start`` through shared resources."""
+        resources: set[Resource] = set()
+        flows: set[Flow] = set()
+        stack = list(start)
+        while stack:
+            r = stack.pop()
+            if r in resources:
+                continue
+            resources.add(r)
+            for f in r.flows:
+                if f not in flows:
+                    flows.add(f)
+                    stack.extend(x for x in f.uses if x not in resources)
+        return flows, resources
+
+    def _update(self, comp: tuple[set[Flow], set[Resource]]) -> None:
+        flows, resources = comp
+        if not flows:
+            return
+        now = self.env.now
+        self.recomputes += 1
+        self.recomputed_flows += len(flows)
+        for f in flows:  # bytes moved at the old rates
+            f.moved += f.rate * (now - f.last)
+            f.last = now
+        rates = max_min_rates(flows, resources)
+        for f in flows:
+            new = rates[f]
+            if f.rate != new or f.version == 0:
+                f.rate = new
+                f.version += 1
+                left = max(0.0, f.remaining)
+                delay = left / new if new > 0 else math.inf
+                if math.isfinite(delay):
+                    self.env.timeout(delay).callbacks.append(
+                        lambda ev, f=f, v=f.version: self._finish(f, v, ev))
+        for r in resources:
+            r._set_load(now, sum(f.rate * w for f, w in r.flows.items()))
+
+
+def max_min_rates(flows: Iterable[Flow], resources: Iterable[Resource]) -> dict[Flow, float]:
+    """Weighted max-min fair rates of ``flows`` over ``resources`` (progressive filling)."""
+    remaining: dict[Resource, float] = {}
+    weight: dict[Resource, float] = {}
+    heap: list[tuple[float, int, Resource]] = []
+    tie = itertools.count()
+    for r in resources:
+        w = sum(r.flows.values())
+        if w <= 0:
+            continue
+        remaining[r] = r.capacity
+        weight[r] = w
+        heapq.heappush(heap, (r.capacity / w, next(tie), r))
+    rates: dict[Flow, float] = {}
+    while heap:
+        share, _, r = heapq.heappop(heap)
+        w = weight.get(r)
+        if w is None or w <= 1e-12:
+            continue
+        current = remaining[r] / w
+        if current > share * (1 + 1e-12) + 1e-12:  # stale entry: its share grew
+            heapq.heappush(heap, (current, next(tie), r))
+            continue
+        share = max(0.0, current)
+        del weight[r]
+        for f in r.flows:
+            if f in rates:
+                continue
+            rates[f] = share
+            for other, wo in f.uses.items():
+                if other is r or other not in weight:
+                    continue
+                remaining[other] -= wo * share
+                weight[other] -= wo
+                if weight[other] > 1e-12:
+                    heapq.heappush(heap, (remaining[other] / weight[other], next(tie), other))
+                else:
+                    del weight[other]
+    for f in flows:
+        rates.setdefault(f, 0.0)
+    return rates
