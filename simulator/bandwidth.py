@@ -32,7 +32,7 @@ EPS_BYTES = 1e-6
 class Resource:
     """A capacity shared max-min fairly by the flows that use it."""
 
-    __slots__ = ("name", "capacity", "flows", "load", "area", "last", "peak", "series", "bytes")
+    __slots__ = ("name", "capacity", "flows", "load", "area", "last", "peak", "series", "bytes", "demand")
 
     def __init__(self, name: str, capacity: float, now: float = 0.0, keep_series: bool = False):
         if not capacity > 0:
@@ -45,7 +45,15 @@ class Resource:
         self.last = now
         self.peak = 0.0
         self.bytes = 0.0
+        #: Σ weight × (the most each flow could get anywhere): at most the capacity
+        #: means the resource can never be a bottleneck ("slack")
+        self.demand = 0.0
         self.series: list[tuple[float, float]] | None = [] if keep_series else None
+
+    @property
+    def slack(self) -> bool:
+        """No sharing of its flows could fill it: it limits no one and couples no one."""
+        return self.demand <= self.capacity * (1 + 1e-9)
 
     def _set_load(self, now: float, load: float) -> None:
         self.area += self.load * (now - self.last)
@@ -67,7 +75,7 @@ class Flow:
     """Bytes moving through resources; ``done`` succeeds when the last byte arrives."""
 
     __slots__ = ("id", "size", "moved", "rate", "uses", "last", "version", "done", "started",
-                 "tag", "finished", "_share")
+                 "tag", "finished", "bound")
 
     def __init__(self, id: int, size: float, uses: dict[Resource, float], done: simpy.Event, tag: Any):
         self.id = id
@@ -81,6 +89,8 @@ class Flow:
         self.started: float | None = None
         self.finished: float | None = None
         self.tag = tag
+        #: the most this flow could move alone: its tightest resource
+        self.bound = min(r.capacity / w for r, w in uses.items()) if uses else math.inf
 
     @property
     def remaining(self) -> float:
@@ -104,6 +114,11 @@ class BandwidthModel:
         self.active: set[Flow] = set()
         self.recomputes = 0
         self.recomputed_flows = 0
+        # finish times of the active flows, one SimPy timer for the earliest: a rate
+        # change pushes a new entry (the old one goes stale) instead of a new event
+        self._due: list[tuple[float, int, Flow, int]] = []
+        self._seq = itertools.count()
+        self._wake_at = math.inf
 
     def resource(self, name: str, capacity: float) -> Resource:
         """The resource called ``name``, created with ``capacity`` on first use."""
@@ -141,38 +156,77 @@ class BandwidthModel:
         flow.started = now
         flow.last = now
         self.active.add(flow)
-        for r in flow.uses:
-            r.flows[flow] = flow.uses[r]
+        for r, w in flow.uses.items():
+            r.flows[flow] = w
+            r.demand += w * flow.bound
         self._update(self._component(flow.uses))
+        self._arm()
 
-    def _finish(self, flow: Flow, version: int, _ev: simpy.Event) -> None:
-        if version != flow.version or flow.finished is not None:
-            return
+    def _wake(self, at: float, _ev: simpy.Event) -> None:
+        """The earliest finish time has come: end every flow due now, then update the
+        rates of what they touched once."""
+        if at != self._wake_at:
+            return  # a newer timer was armed for an earlier time
+        self._wake_at = math.inf
         now = self.env.now
-        flow.moved = flow.size
-        flow.finished = now
-        self.active.discard(flow)
-        for r in flow.uses:
-            r.bytes += flow.size * flow.uses[r]
-            del r.flows[flow]
-        comp = self._component(flow.uses)
-        for r in flow.uses:  # resources left with no flow: their load drops to 0
+        ended: list[Flow] = []
+        while self._due:
+            t, _, f, version = self._due[0]
+            if version != f.version or f.finished is not None:
+                heapq.heappop(self._due)
+                continue
+            if t > now + 1e-9 * max(1.0, now):
+                break
+            heapq.heappop(self._due)
+            ended.append(f)
+        touched: set[Resource] = set()
+        for f in ended:
+            f.moved = f.size
+            f.finished = now
+            self.active.discard(f)
+            for r, w in f.uses.items():
+                r.bytes += f.size * w
+                r.demand -= w * f.bound
+                del r.flows[f]
+                touched.add(r)
+        for r in touched:
             if not r.flows:
                 r._set_load(now, 0.0)
-        self._update(comp)
-        flow.done.succeed(flow)
+        self._update(self._component(touched))
+        for f in ended:
+            f.done.succeed(f)
+        self._arm()
+
+    def _arm(self) -> None:
+        """Make sure a timer wakes the model at the earliest current finish time."""
+        due = self._due
+        while due and (due[0][3] != due[0][2].version or due[0][2].finished is not None):
+            heapq.heappop(due)
+        if not due:
+            return
+        t = due[0][0]
+        if t < self._wake_at:
+            self._wake_at = t
+            self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(
+                lambda ev, at=t: self._wake(at, ev))
 
     @staticmethod
     def _component(start: Iterable[Resource]) -> tuple[set[Flow], set[Resource]]:
-        """The flows and resources connected to ``start`` through shared resources."""
+        """The flows whose rates may change when ``start``'s flows change: those
+        connected to it through resources that can be bottlenecks. A slack resource
+        limits none of its flows, so it couples none of them (its load is still
+        updated)."""
+        first = set(start)
         resources: set[Resource] = set()
         flows: set[Flow] = set()
-        stack = list(start)
+        stack = list(first)
         while stack:
             r = stack.pop()
             if r in resources:
                 continue
             resources.add(r)
+            if r not in first and r.slack:
+                continue
             for f in r.flows:
                 if f not in flows:
                     flows.add(f)
@@ -190,36 +244,67 @@ class BandwidthModel:
             f.moved += f.rate * (now - f.last)
             f.last = now
         rates = max_min_rates(flows, resources)
+        push = heapq.heappush
         for f in flows:
             new = rates[f]
             if f.rate != new or f.version == 0:
                 f.rate = new
                 f.version += 1
-                left = max(0.0, f.remaining)
-                delay = left / new if new > 0 else math.inf
-                if math.isfinite(delay):
-                    self.env.timeout(delay).callbacks.append(
-                        lambda ev, f=f, v=f.version: self._finish(f, v, ev))
+                if new > 0:
+                    push(self._due, (now + max(0.0, f.remaining) / new, next(self._seq), f, f.version))
         for r in resources:
             r._set_load(now, sum(f.rate * w for f, w in r.flows.items()))
 
 
 def max_min_rates(flows: Iterable[Flow], resources: Iterable[Resource]) -> dict[Flow, float]:
-    """Weighted max-min fair rates of ``flows`` over ``resources`` (progressive filling)."""
+    """Weighted max-min fair rates of ``flows`` (progressive filling).
+
+    Resources that can be bottlenecks fill in order of their fair share; a slack
+    resource acts on each of its flows as a private cap (its capacity / weight).
+    """
     remaining: dict[Resource, float] = {}
     weight: dict[Resource, float] = {}
-    heap: list[tuple[float, int, Resource]] = []
+    heap: list[tuple[float, int, Any]] = []
     tie = itertools.count()
     for r in resources:
+        if r.slack:
+            continue
         w = sum(r.flows.values())
         if w <= 0:
             continue
         remaining[r] = r.capacity
         weight[r] = w
-        heapq.heappush(heap, (r.capacity / w, next(tie), r))
+        heap.append((r.capacity / w, next(tie), r))
+    for f in flows:
+        cap = min((r.capacity / w for r, w in f.uses.items() if r not in weight), default=math.inf)
+        if cap < math.inf:
+            heap.append((cap, next(tie), f))
+    heapq.heapify(heap)
     rates: dict[Flow, float] = {}
+
+    def freeze(f: Flow, rate: float, at: Any) -> None:
+        # the shares of f's other resources can only grow: their heap entries stay
+        # lower bounds, corrected when popped
+        rates[f] = rate
+        for other, wo in f.uses.items():
+            if other is at:
+                continue
+            w = weight.get(other)
+            if w is None:
+                continue
+            remaining[other] -= wo * rate
+            if w - wo > 1e-12:
+                weight[other] = w - wo
+            else:
+                del weight[other]
+
     while heap:
-        share, _, r = heapq.heappop(heap)
+        share, _, item = heapq.heappop(heap)
+        if isinstance(item, Flow):
+            if item not in rates:
+                freeze(item, share, None)
+            continue
+        r = item
         w = weight.get(r)
         if w is None or w <= 1e-12:
             continue
@@ -230,18 +315,8 @@ def max_min_rates(flows: Iterable[Flow], resources: Iterable[Resource]) -> dict[
         share = max(0.0, current)
         del weight[r]
         for f in r.flows:
-            if f in rates:
-                continue
-            rates[f] = share
-            for other, wo in f.uses.items():
-                if other is r or other not in weight:
-                    continue
-                remaining[other] -= wo * share
-                weight[other] -= wo
-                if weight[other] > 1e-12:
-                    heapq.heappush(heap, (remaining[other] / weight[other], next(tie), other))
-                else:
-                    del weight[other]
+            if f not in rates:
+                freeze(f, share, r)
     for f in flows:
         rates.setdefault(f, 0.0)
     return rates
