@@ -34,9 +34,13 @@ class NovaAPI(NovaService):
 
     def http(self, method: str, req: Any) -> None:
         """A user's HTTP request arrives (resize / migrate / confirm / revert)."""
+        msg = Message(self.cloud.bus.next_id(), "http", "osapi_compute", method, {}, req,
+                      ("client", None), self.env.now)
         self.cloud.recorder.emit(self.env.now, req.request, req.instance, "client", None,
-                                 "http.request", method, to_service=self.service, to_host=self.host)
-        self.deliver(Message(0, "http", "osapi_compute", method, {}, req, ("client", None), self.env.now))
+                                 "http.request", method, to_service=self.service, to_host=self.host,
+                                 msg=msg.id, arrives=round(self.env.now, 6),
+                                 vm_state=req.target.vm_state, task_state=req.target.task_state)
+        self.deliver(msg)
 
     def respond(self, req: Any, method: str, status: int, error: str | None = None) -> None:
         self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,

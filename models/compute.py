@@ -56,8 +56,10 @@ class NovaCompute(NovaService):
                 # _prep_resize → ResourceTracker.resize_claim (tests the filters' limits)
                 cloud.hosts.claim(self.index, flavor, self.env.now, cloud.scheduler_config.claim_tests)
             except ComputeResourcesUnavailable as exc:
+                self.step(req, "resize_claim", "end", ok=False, message=str(exc))
                 yield from self._reschedule_resize_or_reraise(msg, exc)
                 return
+            self.step(req, "resize_claim", "end", ok=True)
             cloud.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
             self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
         req.enter("resize_instance", self.env.now)

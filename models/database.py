@@ -100,6 +100,9 @@ class Database:
             else:
                 self.idle[inst.flavor.name].discard(inst.name)
         m = inst.migration
+        for key in ("claimed", "released"):
+            if key in extra:  # where resources moved: the host's use after the move
+                extra[f"{key}_usage"] = self.hosts.usage(self.hosts.index[extra[key]])
         self.recorder.emit(t, request.request if request else None, inst.name, who[0], who[1],
                            "state", "instance.save", vm_state=inst.vm_state,
                            task_state=inst.task_state,

@@ -74,6 +74,10 @@ class MessageBus:
         self.sent = 0
         self.replies_dropped = 0
 
+    def next_id(self) -> int:
+        """A fresh message id (also for messages that do not cross the bus, as HTTP)."""
+        return next(self._ids)
+
     def register(self, topic: str, consumer: Consumer) -> None:
         if topic in self._consumers:
             raise ValueError(f"topic {topic!r} already has a consumer")
@@ -118,22 +122,25 @@ class MessageBus:
         if msg.reply_event is None:
             raise ValueError("only a call can be replied to")
         ctx = msg.ctx
+        latency = self.latency()
         self.recorder.emit(self.env.now, ctx.request, ctx.instance, sender[0], sender[1],
                            "rpc.reply", msg.method, to_service=msg.sender[0], to_host=msg.sender[1],
                            msg=msg.id, error=type(error).__name__ if error else None,
-                           attempt=ctx.attempt)
+                           attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        ev = self.env.timeout(self.latency())
+        ev = self.env.timeout(latency)
         ev.callbacks.append(partial(self._answer, msg, value, error, on_drop))
 
     def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
         consumer = self.consumer(msg.topic)
         ctx = msg.ctx
+        latency = self.latency()
         self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
                            event, msg.method, topic=msg.topic, to_service=consumer.service,
-                           to_host=consumer.host, msg=msg.id, attempt=ctx.attempt)
+                           to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,
+                           arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        ev = self.env.timeout(self.latency())
+        ev = self.env.timeout(latency)
         ev.callbacks.append(partial(self._deliver, consumer, msg))
 
     @staticmethod

@@ -66,11 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--until", type=_positive_float, metavar="SECONDS",
                    help="stop at this simulated time; unfinished requests are reported in flight")
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    r.add_argument("--no-plots", action="store_true", help="skip latency.png and phases.png")
+    r.add_argument("--no-plots", action="store_true", help="skip latency.png, phases.png and links.png")
+    r.add_argument("--request", type=_positive_int, metavar="ID",
+                   help="also draw this request's sequence diagram (sequence.png, sequence.svg)")
+    tl = r.add_mutually_exclusive_group()
+    tl.add_argument("--timeline", dest="timeline", action="store_true", default=None,
+                    help="write timeline.json (Perfetto / chrome://tracing); the default up to "
+                         "5,000 requests")
+    tl.add_argument("--no-timeline", dest="timeline", action="store_false")
     c = sub.add_parser("check", help="validate a scenario and summarise it",
                        description="Validate a scenario (schema, names, initial placement) "
                                    "and print a one-screen summary. Runs nothing.")
     c.add_argument("scenario", help="scenario YAML file")
+    st = sub.add_parser("step", help="replay one request hop by hop, as a student would follow it",
+                        description="Replay a scenario and narrate one request, one hop per screen: "
+                                    "where it runs (service, host, Nova function), how the message "
+                                    "came (call, cast, reply), what changed (states, notifications, "
+                                    "resources), why the scheduler chose its host. Enter shows the "
+                                    "next hop, c continues to the end, q quits. Also writes the "
+                                    "run's outputs and the request's sequence diagram.")
+    st.add_argument("scenario", help="scenario YAML file")
+    st.add_argument("--request", type=_positive_int, default=1, metavar="ID",
+                    help="the request, numbered from 1 in order of arrival (default 1)")
+    st.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
+    st.add_argument("--no-pause", action="store_true",
+                    help="print every hop at once (also when standard output is not a terminal)")
+    st.add_argument("--out", help="output directory (default: results/<scenario name>/)")
     e = sub.add_parser("explain", help="show why a request's destination was chosen",
                        description="Replay a scenario and print, for one request, each scheduling "
                                    "attempt: every filter's verdict (hosts in → out, which were "
@@ -94,8 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args.scenario)
         if args.command == "explain":
             return _explain(args.scenario, args.request, args.seed)
+        if args.command == "step":
+            from simulator.stepper import step
+
+            return step(args.scenario, args.request, seed=args.seed, out=args.out, pause=not args.no_pause)
         return _run(args.scenario, seed=args.seed, out=args.out, until=args.until,
-                    quiet=args.quiet, plots=not args.no_plots)
+                    quiet=args.quiet, plots=not args.no_plots, request=args.request,
+                    timeline=args.timeline)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -108,13 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(path: str, *, seed: int | None, out: str | Path | None, until: float | None,
-         quiet: bool, plots: bool) -> int:
+         quiet: bool, plots: bool, request: int | None = None, timeline: bool | None = None) -> int:
     from simulator.runner import run
     from simulator.scenario import load_scenario
 
     loaded = load_scenario(path)
     outdir = Path(out) if out is not None else Path("results") / loaded.model.name
-    result = run(loaded, seed=seed, out=outdir, until=until, progress=not quiet, plots=plots)
+    result = run(loaded, seed=seed, out=outdir, until=until, progress=not quiet, plots=plots,
+                 sequence=request, timeline=timeline)
+    if request is not None and request > len(result.rows):
+        print(f"warning: --request {request}: the run had {len(result.rows)} request(s); "
+              f"no sequence diagram drawn", file=sys.stderr)
     if not quiet:
         print(_report(result.summary, outdir))
     return 0

@@ -21,12 +21,15 @@ from simulator.scenario import LoadedScenario, load_scenario
 
 def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None = None,
         out: str | Path | None = None, *, until: float | None = None, progress: bool = False,
-        plots: bool = True, keep_trace: bool = False, explain: tuple[int, ...] = ()) -> Result:
+        plots: bool = True, keep_trace: bool = False, explain: tuple[int, ...] = (),
+        timeline: bool | None = None, sequence: int | None = None) -> Result:
     """Simulate ``scenario`` (a YAML path, a dict, or a loaded scenario).
 
     ``seed`` overrides the scenario's seed. Returns a ``Result`` with the summary, one
     row per request and the trace. Raises ``ScenarioError`` for bad input, before
-    anything is written.
+    anything is written. With ``out``: ``timeline`` writes timeline.json (by default
+    when the workload has at most ``TIMELINE_MAX`` requests) and ``sequence`` draws
+    that request's sequence diagram.
     """
     from models.cloud import Cloud
     from models.request import COLUMNS
@@ -43,6 +46,14 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
     recorder = TraceRecorder(None)
     cloud = Cloud(loaded, env, streams, recorder)  # may still raise ScenarioError (placement)
     cloud.explain.update(explain)
+    if sequence is not None:
+        cloud.explain.add(sequence)
+    if timeline is None:
+        timeline = cloud.workload.total <= TIMELINE_MAX
+    timeline = bool(timeline and out is not None)
+    if timeline:
+        for pool in _pools(cloud).values():
+            pool.depth_series = []
     outdir = OutputDir(out) if out is not None else None
     trace_file = sched_file = flows_file = None
     try:
@@ -78,6 +89,8 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
             if plots:
                 from plots.run_plots import write_run_plots
                 write_run_plots(result, outdir)
+            if timeline or sequence is not None:
+                _write_views(result, cloud, outdir, timeline, sequence)
             outdir.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
             outdir.commit()
         return result
@@ -87,6 +100,46 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
                 f.close()
         if outdir is not None:
             outdir.abandon()
+
+
+#: timeline.json is written by default for workloads of at most this many requests
+TIMELINE_MAX = 5000
+
+
+def _pools(cloud: Any) -> dict[str, Any]:
+    pools = {"nova-api": cloud.api.pool, "nova-conductor": cloud.conductor.pool,
+             "nova-scheduler": cloud.scheduler.pool}
+    for c in cloud.computes:
+        pools[f"nova-compute@{c.host}"] = c.pool
+    return pools
+
+
+def _write_views(result: Result, cloud: Any, outdir: OutputDir, timeline: bool, sequence: int | None) -> None:
+    """timeline.json for the whole run; sequence.png / .svg for one request."""
+    if timeline:
+        from simulator.timeline import write_timeline
+
+        queues = {name: pool.depth_series for name, pool in _pools(cloud).items()
+                  if pool.depth_series is not None and (pool.depth_series or not name.startswith("nova-compute"))}
+        write_timeline(_read_trace(outdir), queues, outdir.temp("timeline.json"))
+    if sequence is not None and 1 <= sequence <= len(result.rows):
+        from plots.sequence import draw_sequence
+
+        records = [r for r in _read_trace(outdir) if r["request"] == sequence]
+        row = result.request(sequence)
+        title = (f"{result.summary['scenario']['name']}: request {sequence}, {row['op']} {row['instance']} "
+                 f"({row['flavor_old']} → {row['flavor_new']}), {row['status']}")
+        draw_sequence(records, outdir.temp("sequence.png"), outdir.temp("sequence.svg"), title=title,
+                      source=row["source"])
+
+
+def _read_trace(outdir: OutputDir) -> Any:
+    """The trace records just written (the temporary file, before it is renamed)."""
+    import json as _json
+
+    with open(outdir.path / ".trace.jsonl.partial", encoding="utf-8") as f:
+        for line in f:
+            yield _json.loads(line)
 
 
 def _progress(cloud: Any) -> Any:

@@ -31,6 +31,8 @@ class WorkerPool:
         self.busy = Level(env.now)
         self.queued = Level(env.now)
         self.waits = Tally()
+        #: (time, queue length) at every change, when a timeline asks for it
+        self.depth_series: list[tuple[float, int]] | None = None
 
     def submit(self, job: Any) -> None:
         """Hand a job to a free worker, or queue it behind the others."""
@@ -41,6 +43,8 @@ class WorkerPool:
         else:
             self.queue.append(job)
             self.queued.set(self.env.now, len(self.queue))
+            if self.depth_series is not None:
+                self.depth_series.append((self.env.now, len(self.queue)))
 
     def queue_depth(self) -> int:
         return len(self.queue)
@@ -62,6 +66,8 @@ class WorkerPool:
             if self.queue:
                 nxt = self.queue.popleft()
                 self.queued.set(now, len(self.queue))
+                if self.depth_series is not None:
+                    self.depth_series.append((now, len(self.queue)))
                 self._start(nxt, worker)
             else:
                 self._free.append(worker)

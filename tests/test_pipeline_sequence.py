@@ -24,6 +24,7 @@ RESIZE_HOPS = [
     ("nova-compute", "cmp2", "step.start", "prep_resize"),
     ("nova-api", "controller", "http.response", "resize"),
     ("nova-api", "controller", "step.end", "resize"),
+    ("nova-compute", "cmp2", "step.end", "resize_claim"),
     ("nova-compute", "cmp2", "rpc.cast", "resize_instance"),
     ("nova-compute", "cmp2", "step.end", "prep_resize"),
     ("nova-compute", "cmp1", "step.start", "resize_instance"),
