@@ -57,7 +57,10 @@ class NovaScheduler(NovaService):
             req.explain.append((req.attempt, msg.worker, self.env.now, sel.filters, sel, sel.removed))
         self.notify(req, "scheduler.select_destinations.end")
         req.enter("conductor", self.env.now)
-        cloud.bus.reply(msg, self.who, value=sel)
+        drop = None
+        if cloud.modern:  # the caller gave up: its rollback removes the allocation
+            drop = (lambda: cloud.hosts.release(sel.host, spec.flavor, self.env.now))
+        cloud.bus.reply(msg, self.who, value=sel, on_drop=drop)
 
     def _log(self, req: Any, worker: int, filters: list, sel: Any) -> None:
         """Rows of scheduling.csv: each filter's verdict, each weigher's weight of the
