@@ -55,9 +55,11 @@ def arrows(records: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, str]]
     return out
 
 
-def draw_sequence(records: list[dict[str, Any]], path_png: str, path_svg: str | None = None,
-                  title: str = "", source: str | None = None) -> None:
-    """Draw the request's sequence diagram from its trace records."""
+def draw_sequence(records: list[dict[str, Any]], path_png: Any, path_svg: Any = None,
+                  title: str = "", source: str | None = None) -> list[tuple[str, str, str, str]]:
+    """Draw the request's sequence diagram from its trace records; return the arrows
+    drawn as (kind, from lane, to lane, name)."""
+    drawn: list[tuple[str, str, str, str]] = []
     lanes = lanes_of(records, source)
     x = {name: i for i, name in enumerate(lanes)}
     rows: list[tuple[float, str]] = []
@@ -88,6 +90,7 @@ def draw_sequence(records: list[dict[str, Any]], path_png: str, path_svg: str | 
             color = {"-": "#1f4e99", "--": "#2a8a3e", ":": "#888888"}[style]
             ax.add_patch(FancyArrowPatch((x[here], y), (x[to], y + 0.8), arrowstyle="-|>", mutation_scale=10,
                                          linestyle=style, color=color, linewidth=1.2, zorder=3))
+            drawn.append((ev, here, to, name))
             label = name if ev != "http.response" else f"HTTP {r.get('status')}"
             kind = {"rpc.call": "call", "rpc.cast": "cast", "rpc.reply": "reply", "http.request": "HTTP",
                     "http.response": ""}[ev]
@@ -119,3 +122,4 @@ def draw_sequence(records: list[dict[str, Any]], path_png: str, path_svg: str | 
     if path_svg:
         fig.savefig(path_svg, format="svg", metadata={"Date": None})
     plt.close(fig)
+    return drawn
