@@ -64,6 +64,7 @@ class Cloud:
             reserved_host_memory_mb=self.nova.reserved_host_memory_mb,
             reserved_host_disk_mb=self.nova.reserved_host_disk_mb,
             zones=[h.zone for h in hs], enabled=[h.enabled for h in hs])
+        self.hosts.up[:] = [h.up for h in hs]
         nova = self.nova
         self.modern = nova.release == "modern"
         self.scheduler_config = SchedulerConfig(
@@ -217,6 +218,8 @@ class Cloud:
     def verify_resize(self, req: Request) -> None:
         """The instance is in VERIFY_RESIZE: the request's latency ends here, and the
         user's confirm or revert (if any) is scheduled."""
+        if req.ended:
+            return
         req.stop_clock(self.env.now)
         req.status = "resized"
         if any(req.quota_delta):  # finish_resize commits the upsize reservation

@@ -25,6 +25,10 @@ class ResizeError(Exception):
     """The driver refused the resize (``Unable to resize disk down.``)."""
 
 
+class UnexpectedTaskStateError(Exception):
+    """``instance.save(expected_task_state=...)`` found another task state."""
+
+
 class NovaCompute(NovaService):
     service = "nova-compute"
 
@@ -47,8 +51,16 @@ class NovaCompute(NovaService):
         source = inst.host
         if cloud.modern:
             # placement holds the allocation already (claimed by the scheduler); the
-            # resource tracker's claim has no limits to test and the Migration exists;
-            # the claim writes the compute node record
+            # resource tracker's claim tests no limits of its own and the Migration
+            # exists; the claim writes the compute node record
+            short = cloud.hosts.shortfall(self.index, flavor, cloud.scheduler_config.claim_tests)
+            if short is not None:
+                cloud.hosts.release(self.index, flavor, self.env.now)  # the allocation goes
+                exc = ComputeResourcesUnavailable(f"Insufficient compute resources: {short} on {self.host}")
+                self.step(req, "resize_claim", "end", ok=False, message=str(exc))
+                yield from self._reschedule_resize_or_reraise(msg, exc)
+                return
+            self.step(req, "resize_claim", "end", ok=True)
             cloud.hosts.written_at[self.index] = self.env.now
             self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
         else:
@@ -72,6 +84,7 @@ class NovaCompute(NovaService):
         self.save(req, task_state=states.RESIZE_PREP)
         retry = msg.args.get("alternates") if cloud.modern else msg.args["retry"]
         rescheduled = False
+        mine = req.attempt
         if retry is not None:
             req.enter("conductor", self.env.now)
             try:
@@ -83,9 +96,12 @@ class NovaCompute(NovaService):
                 self.notify(req, "instance.resize.error", error=type(exc).__name__)
                 reason = type(exc).__name__
         if rescheduled:
+            # what follows on this host belongs to this attempt, not the next one
+            following, req.attempt = req.attempt, mine
             self.fault(req, error)
             self.notify(req, "instance.resize.error", error=type(error).__name__)
             self.notify(req, "instance.resize_prep.end")
+            req.attempt = following
             return
         if retry is None:
             reason = type(error).__name__
@@ -93,7 +109,11 @@ class NovaCompute(NovaService):
         # the claim's failure is re-raised: _error_out_instance_on_exception sets
         # vm_state ERROR, @wrap_instance_fault records it, @reverts_task_state clears
         # the task state, @wrap_exception notifies
-        self.save(req, vm_state=states.ERROR)
+        m = req.target.migration
+        if cloud.modern and m is not None and m.request is req and m.status != states.MIGRATION_ERROR:
+            self.save(req, vm_state=states.ERROR, migration_status=states.MIGRATION_ERROR)
+        else:
+            self.save(req, vm_state=states.ERROR)
         self.fault(req, error)
         if req.target.task_state is not None:
             self.save(req, task_state=None)
@@ -108,6 +128,10 @@ class NovaCompute(NovaService):
         m = inst.migration
         yield from self.busy("resize_instance")
         self.save(req, migration_status=states.MIGRATING)
+        if inst.task_state != states.RESIZE_PREP:
+            # e.g. a late cast after the request was given up: the save expecting
+            # resize_prep fails and the instance is errored out, the guest untouched
+            return self._unexpected_task_state(req, states.RESIZE_PREP)
         self.save(req, task_state=states.RESIZE_MIGRATING)
         self.notify(req, "instance.resize.start")
         # driver.migrate_disk_and_power_off
@@ -132,6 +156,21 @@ class NovaCompute(NovaService):
         cloud.bus.cast(self.who, f"compute.{cloud.hosts.names[m.dest]}", "finish_resize", {}, req)
         self.notify(req, "instance.resize.end")
 
+    def _unexpected_task_state(self, req: Any, expected: str) -> None:
+        """UnexpectedTaskStateError inside a handler: vm_state ERROR, migration error
+        (reference section 10); the destination's claim is released at once (Nova's
+        resource audit drops it within a minute)."""
+        cloud = self.cloud
+        m = req.target.migration
+        error = UnexpectedTaskStateError(f"Unexpected task state: expecting ['{expected}'] but the "
+                                         f"actual state is {req.target.task_state}")
+        self.save(req, vm_state=states.ERROR, migration_status=states.MIGRATION_ERROR)
+        if m.dest >= 0 and m.status == states.MIGRATION_ERROR:
+            cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
+        self.fault(req, error)
+        self.notify(req, "compute.exception", error=type(error).__name__)
+        cloud.finish(req, "error", type(error).__name__)
+
     def _rollback_disk_down(self, req: Any, error: ResizeError) -> None:
         """InstanceFaultRollback: the guest is untouched, the move is abandoned."""
         cloud = self.cloud
@@ -153,6 +192,8 @@ class NovaCompute(NovaService):
         inst = req.target
         m = inst.migration
         yield from self.busy("finish_resize")
+        if inst.task_state != states.RESIZE_MIGRATED:
+            return self._unexpected_task_state(req, states.RESIZE_MIGRATED)
         cloud.db.set_flavor(inst, m.new_flavor)
         self.save(req, task_state=states.RESIZE_FINISH)
         self.notify(req, "instance.resize_finish.start")

@@ -100,8 +100,8 @@ class HostTable:
             free = self.vcpu_limit[host] - self.used_vcpus[host]
             if flavor.vcpus > free:
                 return f"Free CPUs {free:.2f} VCPUs < requested {flavor.vcpus} VCPUs"
-        if "disk" in tests:
-            need = flavor.disk_gb + flavor.swap_mb / 1024.0
+        if "disk" in tests:  # Kilo's claim counts root + ephemeral (DiskFilter adds swap)
+            need = flavor.disk_gb
             free = self.disk_limit_gb[host] - self.reserved_disk_gb - self.used_disk_gb[host]
             if need > free:
                 return f"Free disk {free:.2f} GB < requested {need:g} GB"

@@ -130,8 +130,9 @@ class DiskCopier:
         src, dst = self.host_names[source], self.host_names[dest]
         for disk in disks_to_copy(inst, old, new):
             self._flows += 1
+            flow_id = self._flows
             self.bytes_copied += disk.bytes
-            key = f"{req.request}:{inst.name}:{disk.name}:{self._flows}"
+            key = f"{req.request}:{inst.name}:{disk.name}:{flow_id}"
             route = self.topology.route(src, dst, key)
             wire = disk.bytes / self.compression
             uses = [(r, 1.0) for r in route.links]
@@ -146,7 +147,7 @@ class DiskCopier:
             t1 = self.env.now
             if self.rows is not None:
                 mibps = disk.bytes / MIB / (t1 - t0 - route.latency) if t1 - t0 > route.latency else 0.0
-                self.rows.add((self._flows, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
+                self.rows.add((flow_id, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
                                round(t0, 6), round(t1, 6), round(mibps, 3), self.transport, route.describe()))
         return self.env.now - start
 

@@ -44,7 +44,8 @@ class Request:
         self.reason: str | None = None
         self.http_status: int | None = None
         self.attempts = 0
-        self.attempt = 0
+        #: the scheduling attempt the pipeline is on (trace events carry it)
+        self.attempt = 1
         self.phases = dict.fromkeys(PHASES, 0.0)
         self._phase: str | None = "api"
         self._mark = submitted

@@ -18,8 +18,8 @@ from models.service import NovaService
 from simulator.bus import Message
 
 #: columns of scheduling.csv
-SCHEDULING_COLUMNS = ("request", "attempt", "worker", "t", "kind", "name", "hosts_in", "hosts_out",
-                      "host", "weight")
+SCHEDULING_COLUMNS = ("request", "attempt", "worker", "t", "filter", "hosts_in", "hosts_out",
+                      "weigher", "host", "weight")
 
 
 class NovaScheduler(NovaService):
@@ -63,18 +63,18 @@ class NovaScheduler(NovaService):
         cloud.bus.reply(msg, self.who, value=sel, on_drop=drop)
 
     def _log(self, req: Any, worker: int, filters: list, sel: Any) -> None:
-        """Rows of scheduling.csv: each filter's verdict, each weigher's weight of the
-        chosen host, and the choice (or NoValidHost)."""
+        """Rows of scheduling.csv: each filter's verdict (hosts in, hosts out), each
+        weigher's weight of the chosen host, and the total (or NoValidHost)."""
         table = self.cloud.scheduling
         if table is None:
             return
         base = (req.request, req.attempt, worker, round(self.env.now, 6))
         for name, before, after in filters:
-            table.add(base + ("filter", name, before, after, None, None))
+            table.add(base + (name, before, after, None, None, None))
         if sel is None:
-            table.add(base + ("result", "NoValidHost", filters[-1][2] if filters else 0, 0, None, None))
+            table.add(base + ("NoValidHost", filters[-1][2] if filters else 0, 0, None, None, None))
             return
         host = self.cloud.hosts.names[sel.host]
         for name, w in sel.weights.items():
-            table.add(base + ("weigher", name, None, None, host, round(w, 6)))
-        table.add(base + ("result", "chosen", filters[-1][2], 1, host, round(sel.weight, 6)))
+            table.add(base + (None, None, None, name, host, round(w, 6) + 0.0))
+        table.add(base + (None, None, None, "total", host, round(sel.weight, 6) + 0.0))

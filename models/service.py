@@ -50,12 +50,13 @@ class NovaService:
         req = msg.ctx
         req.queue_wait += msg.wait
         rec = self.cloud.recorder
+        attempt = req.attempt  # the attempt this handler began in, for both ends of its step
         rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
                  msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
-                 msg=msg.id, attempt=req.attempt)
+                 msg=msg.id, attempt=attempt)
         yield from getattr(self, msg.method)(msg)
         rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
-                 msg.method, worker=worker, msg=msg.id, attempt=req.attempt)
+                 msg.method, worker=worker, msg=msg.id, attempt=attempt)
 
     # -- helpers for handlers ---------------------------------------------------------
     def busy(self, op: str) -> Generator[simpy.Event, Any, None]:

@@ -62,7 +62,16 @@ class OutputDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test.partial"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            from simulator.errors import ScenarioError
+
+            raise ScenarioError(str(path), "--out", f"cannot write results there ({exc.strerror or exc}); "
+                                "expected a directory that can be created and written") from None
         self._pending: list[tuple[Path, Path]] = []
 
     def temp(self, name: str) -> Path:

@@ -37,6 +37,7 @@ class HostSpec:
     disk_read_mibps: float | None = None
     disk_write_mibps: float | None = None
     storage: str = "local"
+    up: bool = True
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,15 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
             seen.add(n)
             loaded.hosts.append(HostSpec(n, h.rack, h.vcpus, h.ram_mb, h.disk_gb, h.nic_gbps,
                                          h.availability_zone, h.enabled, h.disk_read_mibps,
-                                         h.disk_write_mibps, h.storage))
+                                         h.disk_write_mibps, h.storage, h.up))
     host_names = seen
     flavors = model.flavors
+    switches = {"core"} | {f"spine{k}" for k in range(1, (model.network.leaf_spine.spines
+                                                          if model.network.leaf_spine else 0) + 1)}
+    for i, h in enumerate(model.hosts):
+        if h.rack is not None and (h.rack in host_names or h.rack in switches - {"core"} or h.rack == "core"):
+            fail(("hosts", i, "rack"), f"rack {h.rack!r} has the name of a host or of a switch "
+                 f"({', '.join(sorted(switches))}); give the rack its own name")
 
     def known_flavor(loc: tuple[Any, ...], f: str) -> None:
         if f not in flavors:
@@ -208,6 +215,14 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
                     fail(("services", svc, "service_time", op),
                          f"unknown operation (expected 'default' or one of: {', '.join(ops)})")
 
+    if model.network.links is not None:
+        unlimited_ok = model.copy_.stream_mibps is not None
+        for i, link in enumerate(model.network.links):
+            for end in (link.a, link.b):
+                if end in host_names and link.gbps is None and not unlimited_ok:
+                    fail(("network", "links", i, "gbps"),
+                         f"the link of host {end} needs a capacity (gbps), or set copy.stream_mibps: "
+                         f"a copy over links that never limit would take no time")
     zones = {h.zone for h in loaded.hosts}
     inst_names: set[str] = set()
     per_flavor: dict[str, int] = {}

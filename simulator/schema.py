@@ -16,8 +16,8 @@ from simulator.units import in_unit
 
 PosInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 def _unit(unit: str, integral: bool = False) -> BeforeValidator:
@@ -25,14 +25,14 @@ def _unit(unit: str, integral: bool = False) -> BeforeValidator:
 
 
 # quantities: a bare number is in the key's unit; a string may carry its own unit
-Seconds = Annotated[float, _unit("s"), Field(ge=0)]
-PosSeconds = Annotated[float, _unit("s"), Field(gt=0)]
-Gbps = Annotated[float, _unit("gbps"), Field(gt=0)]
-MiBps = Annotated[float, _unit("mibps"), Field(gt=0)]
-GiB = Annotated[float, _unit("gb"), Field(ge=0)]
+Seconds = Annotated[float, _unit("s"), Field(ge=0, allow_inf_nan=False)]
+PosSeconds = Annotated[float, _unit("s"), Field(gt=0, allow_inf_nan=False)]
+Gbps = Annotated[float, _unit("gbps"), Field(gt=0, allow_inf_nan=False)]
+MiBps = Annotated[float, _unit("mibps"), Field(gt=0, allow_inf_nan=False)]
+GiB = Annotated[float, _unit("gb"), Field(ge=0, allow_inf_nan=False)]
 WholeGiB = Annotated[int, _unit("gb", True), Field(ge=0)]
 PosWholeGiB = Annotated[int, _unit("gb", True), Field(gt=0)]
-MiB = Annotated[float, _unit("mb"), Field(ge=0)]
+MiB = Annotated[float, _unit("mb"), Field(ge=0, allow_inf_nan=False)]
 WholeMiB = Annotated[int, _unit("mb", True), Field(ge=0)]
 PosWholeMiB = Annotated[int, _unit("mb", True), Field(gt=0)]
 
@@ -144,10 +144,10 @@ class Nova(Strict):
     reserved_host_disk_mb: WholeMiB = 0
     scheduler_default_filters: Optional[list[str]] = None
     scheduler_weight_classes: Optional[list[str]] = None
-    ram_weight_multiplier: float = 1.0
-    cpu_weight_multiplier: float = 1.0
-    disk_weight_multiplier: float = 1.0
-    io_ops_weight_multiplier: float = -1.0
+    ram_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = 1.0
+    cpu_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = 1.0
+    disk_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = 1.0
+    io_ops_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = -1.0
     host_subset_size: PosInt = 1
     periodic_interval: PosSeconds = 60.0
     periodic_fuzzy_delay: Seconds = 60.0
@@ -187,6 +187,8 @@ class Host(Strict):
     availability_zone: str = "nova"
     #: the nova-compute service is enabled (``nova service-disable`` sets false)
     enabled: bool = True
+    #: the nova-compute service is up (reporting); a down host is dropped by ComputeFilter
+    up: bool = True
     vcpus: PosInt
     ram_mb: PosWholeMiB
     disk_gb: PosWholeGiB

@@ -39,8 +39,34 @@ def service_stats(cloud: Cloud, now: float) -> dict[str, Any]:
     return out
 
 
-def network_stats(cloud: Cloud, now: float, top: int = 20) -> dict[str, Any]:
-    """Flows copied, and the busiest links and disks: mean and peak utilisation."""
+def utilisation_bins(series: list[tuple[float, float]] | None, now: float, bins: int) -> list[float]:
+    """The mean utilisation of a resource in each of ``bins`` equal slices of the run,
+    from its step series of (time, utilisation) changes."""
+    if not series or now <= 0:
+        return [0.0] * bins
+    width = now / bins
+    out = [0.0] * bins
+    points = list(series) + [(now, series[-1][1])]
+    level, t0 = 0.0, 0.0
+    for t, u in points:
+        t = min(t, now)
+        a = t0
+        k = min(int(a / width), bins - 1)
+        while a < t:
+            end = (k + 1) * width if k < bins - 1 else now
+            if end <= a:
+                k += 1
+                continue
+            b = min(t, end)
+            out[k] += level * (b - a)
+            a = b
+        level, t0 = u, t
+    return [round(x / width, 6) for x in out]
+
+
+def network_stats(cloud: Cloud, now: float, top: int = 20, bins: int = 50) -> dict[str, Any]:
+    """Flows copied, and the busiest links and disks: mean and peak utilisation, and
+    the mean utilisation over time in ``bins`` equal slices of the run."""
     copier = cloud.copier
     res = [r for r in copier.bandwidth.resources.values() if r.bytes > 0 or r.load > 0]
     res.sort(key=lambda r: (-r.utilisation(now), r.name))
@@ -52,7 +78,9 @@ def network_stats(cloud: Cloud, now: float, top: int = 20) -> dict[str, Any]:
         "links": {r.name: {"capacity_gbps": round(r.capacity * 8 / 1e9, 6),
                            "mean_utilisation": round(r.utilisation(now), 6),
                            "peak_utilisation": round(r.peak / r.capacity, 6),
-                           "gib": round(r.bytes / 2 ** 30, 6)} for r in res[:top]},
+                           "gib": round(r.bytes / 2 ** 30, 6),
+                           "utilisation_over_time": utilisation_bins(r.series, now, bins)} for r in res[:top]},
+        "bin_seconds": round(now / bins, 6),
     }
 
 

@@ -30,10 +30,11 @@ def test_race_two_workers_pick_the_same_last_host_and_one_reschedules():
     assert (r1["dest"], r1["attempts"], r1["status"]) == ("cmp02", 1, "resized")
     assert (r2["dest"], r2["attempts"], r2["status"]) == ("cmp03", 2, "resized")
     # both schedulers chose cmp02 on attempt 1: scheduling.csv shows it
-    chosen = [(row[0], row[1], row[8]) for row in result.scheduling if row[4] == "result"]
+    # columns: request, attempt, worker, t, filter, hosts_in, hosts_out, weigher, host, weight
+    chosen = [(row[0], row[1], row[8]) for row in result.scheduling if row[7] == "total"]
     assert chosen == [(1, 1, "cmp02"), (2, 1, "cmp02"), (2, 2, "cmp03")]
-    retry = [row for row in result.scheduling if row[0] == 2 and row[1] == 2 and row[5] == "RetryFilter"][0]
-    assert retry[6:8] == (2, 1)  # cmp01 is ignored; RetryFilter drops cmp02
+    retry = [row for row in result.scheduling if row[0] == 2 and row[1] == 2 and row[4] == "RetryFilter"][0]
+    assert retry[5:7] == (2, 1)  # cmp01 is ignored; RetryFilter drops cmp02
     # the trace shows both attempts, each event carrying its attempt
     preps = [(r["host"], r["attempt"]) for r in events_of(result.trace, 2, "step.start") if r["name"] == "prep_resize"]
     assert preps == [("cmp02", 1), ("cmp03", 2)]
@@ -64,7 +65,7 @@ def test_no_valid_host():
     assert (row["status"], row["reason"], row["http_status"], row["attempts"]) == ("error", "NoValidHost", 400, 1)
     assert states(result, 1) == [("active", "resize_prep", None), ("active", None, None)]
     assert notes(result, 1) == ["scheduler.select_destinations.start", "compute_task.migrate_server.error"]
-    verdicts = [(row[5], row[6], row[7]) for row in result.scheduling]
+    verdicts = [(row[4], row[5], row[6]) for row in result.scheduling]
     assert ("RamFilter", 1, 0) in verdicts and verdicts[-1] == ("NoValidHost", 0, 0)
 
 
@@ -176,7 +177,7 @@ def test_availability_zones_and_server_groups_hold_at_placement_and_on_moves():
     row = result.request(1)
     # web1..3 were spread over a1..a3; web1 cannot go to b* (zone) nor to its peers' hosts
     assert row["source"] == "a1" and row["reason"] == "NoValidHost"
-    verdicts = {r[5]: (r[6], r[7]) for r in result.scheduling if r[0] == 1}
+    verdicts = {r[4]: (r[5], r[6]) for r in result.scheduling if r[0] == 1 and r[4]}
     assert verdicts["AvailabilityZoneFilter"] == (5, 2) and verdicts["ServerGroupAntiAffinityFilter"] == (2, 0)
 
 

@@ -163,3 +163,16 @@ def test_units_in_a_scenario():
     assert row["latency"] == pytest.approx(214.00469184)
     resolved = simulator.run(s).summary["scenario"]
     assert resolved["hosts"][0]["ram_mb"] == 65536 and resolved["hosts"][1]["nic_gbps"] == 10.0
+
+
+def test_link_utilisation_over_time_in_the_summary():
+    """The uplink is full while each group copies: its binned utilisation averages to
+    its mean utilisation, and the bins during a copy read 1."""
+    result = simulator.run(str(ROOT / "scenarios/network/uplink-concurrency.yaml"))
+    net = result.summary["network"]
+    link = net["links"]["r1->core"]
+    bins = link["utilisation_over_time"]
+    assert len(bins) == 50 and sum(bins) / 50 == pytest.approx(link["mean_utilisation"], rel=1e-4)
+    width = net["bin_seconds"]
+    k = int(3060 / width)  # the 8 copies run from about 3005 s to 3142 s
+    assert bins[k] == pytest.approx(1.0)

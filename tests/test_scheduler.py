@@ -235,3 +235,13 @@ def test_best_keeps_a_stable_order_in_linear_time():
     assert list(_best(w, 2)) == [1, 3]
     assert list(_best(w, 4)) == [1, 3, 5, 0]
     assert list(_best(w, 10)) == [1, 3, 5, 0, 2, 4]
+
+
+def test_filters_that_nothing_in_a_scenario_restricts_pass_every_host():
+    """ComputeCapabilitiesFilter and ImagePropertiesFilter: no flavor extra specs or
+    image properties exist in a scenario; MetricsWeigher: no metrics are configured."""
+    hosts = table([8192, 65536, 16384])
+    sel = select_hosts(SchedulerView(hosts, 0), RequestSpec(SMALL),
+                       cfg(["ComputeCapabilitiesFilter", "ImagePropertiesFilter"], ["MetricsWeigher"]), best_n=3)
+    assert sel.filters[1:] == [("ComputeCapabilitiesFilter", 3, 3), ("ImagePropertiesFilter", 3, 3)]
+    assert sel.weights == {"MetricsWeigher": 0.0} and sel.host == 0  # all equal: the first host
