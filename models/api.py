@@ -107,6 +107,7 @@ class NovaAPI(NovaService):
 
     def _reject(self, req: Any, status: int, error: Exception) -> None:
         self._answer(req, status, type(error).__name__)
+        self.cloud.db.release(req.target)  # a refused request changes nothing
         self.cloud.finish(req, "rejected", type(error).__name__)
 
     def _verify_resize_state(self, req: Any, method: str) -> Any:

@@ -110,6 +110,15 @@ class Database:
                            instance_host=self.host_names[inst.host],
                            attempt=request.attempt if request else None, **extra)
 
+    def reserve(self, name: str) -> None:
+        """A user has picked this instance: not idle for other picks until nova-api
+        has handled the request (``release`` puts it back if nothing changed)."""
+        inst = self.instances[name]
+        self.idle[inst.flavor.name].discard(name)
+
+    def release(self, inst: Instance) -> None:
+        self._reindex(inst)
+
     def set_flavor(self, inst: Instance, flavor: Flavor) -> None:
         """The instance takes another flavor (finish_resize), keeping the idle index right."""
         idle = inst.accepts_move
@@ -123,8 +132,8 @@ class Database:
                   within: Iterable[str] | None = None) -> str | None:
         """A random instance that can take a move now, whose flavor is not ``exclude_flavor``."""
         if within is not None:
-            pool = [n for n in within if self.instances[n].accepts_move
-                    and self.instances[n].flavor.name != exclude_flavor]
+            pool = [n for n in within if self.instances[n].flavor.name != exclude_flavor
+                    and n in self.idle[self.instances[n].flavor.name].pos]
             return pool[rng.randrange(len(pool))] if pool else None
         sets = [s for f, s in self.idle.items() if f != exclude_flavor and len(s)]
         total = sum(len(s) for s in sets)

@@ -5,7 +5,8 @@ producing ``count`` requests. A request targets a named instance, or one picked 
 random (with the entry's own stream) among the instances that can take the move now
 (ACTIVE or STOPPED, no task; for a resize, a flavor other than the new one). When no
 instance can take it, the pick falls on one that cannot, and nova-api refuses it, as
-it would refuse a real user. Requests are numbered from 1 in order of arrival.
+it would refuse a real user. A user does not pick an instance they have just picked
+and nova-api has not answered for yet. Requests are numbered from 1 in order of arrival.
 """
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ class Workload:
             return db.instances[within[0]]
         exclude = e.flavor if e.op == "resize" else None
         name = db.pick_idle(rng, exclude, within)
-        if name is None:
+        if name is not None:
+            db.reserve(name)  # the user will not pick it again before nova-api has answered
+        else:
             pool = within if within is not None else list(db.instances)
             others = [n for n in pool if db.instances[n].flavor.name != exclude] or pool
             name = others[rng.randrange(len(others))]

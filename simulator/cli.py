@@ -92,6 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-pause", action="store_true",
                     help="print every hop at once (also when standard output is not a terminal)")
     st.add_argument("--out", help="output directory (default: results/<scenario name>/)")
+    sw = sub.add_parser("sweep", help="run a parameter sweep with replications",
+                        description="Run a scenario at every point of a sweep (values varied by key "
+                                    "path), each point replicated with independent seeds; write "
+                                    "runs.csv, points.csv (means, sd, 95%% CI), sweep.json and the "
+                                    "plots. A sweep started again skips the runs already done.")
+    sw.add_argument("sweep_file", nargs="?", help="sweep YAML file (or give --base and --vary)")
+    sw.add_argument("--base", help="base scenario (overrides the file's)")
+    sw.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
+                    help="a scenario key path and its values, e.g. workload[0].arrival.rate=0.1,0.2")
+    sw.add_argument("--replications", type=_positive_int, help="replications per point")
+    sw.add_argument("--metric", action="append", default=[], metavar="PATH",
+                    help="a summary.json path to collect, e.g. latency.p90 (repeatable)")
+    sw.add_argument("--zip", action="store_true", help="vary the keys together instead of a grid")
+    sw.add_argument("--seed", type=_nonneg_int, help="the sweep's seed (replication seeds derive from it)")
+    sw.add_argument("--warmup", type=float, metavar="SECONDS", help="ignore requests arriving before this")
+    sw.add_argument("--out", help="output directory (default: results/sweep-<name>/)")
+    sw.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1)")
+    sw.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: its scheduler address, or 'local'")
+    sw.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    pl = sub.add_parser("plot", help="draw the plots of a sweep or of a run directory",
+                        description="For a sweep directory: metric against a varied parameter with "
+                                    "confidence bands, throughput against offered load with the "
+                                    "saturation point, stacked phases, utilisation. For a run "
+                                    "directory: a Gantt chart of the migrations and the queues over time.")
+    pl.add_argument("directory", help="a sweep's or a run's out directory")
     e = sub.add_parser("explain", help="show why a request's destination was chosen",
                        description="Replay a scenario and print, for one request, each scheduling "
                                    "attempt: every filter's verdict (hosts in → out, which were "
@@ -115,6 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args.scenario)
         if args.command == "explain":
             return _explain(args.scenario, args.request, args.seed)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "plot":
+            from plots.sweep_plots import plot_directory
+
+            for path in plot_directory(args.directory):
+                print(path)
+            return 0
         if args.command == "step":
             from simulator.stepper import step
 
@@ -170,6 +203,32 @@ def _report(s: dict, outdir: Path) -> str:
     return "\n".join(lines)
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from simulator.sweep import load_sweep, parse_vary, run_sweep
+
+    if args.sweep_file is None and (args.base is None or not args.vary):
+        raise ScenarioError("<command line>", "sweep", "give a sweep file, or --base SCENARIO and "
+                            "at least one --vary KEY=V1,V2")
+    sweep = load_sweep(args.sweep_file, base=args.base, vary=parse_vary(args.vary) or None,
+                       replications=args.replications, metrics=args.metric or None,
+                       mode="zip" if args.zip else None, seed=args.seed, warmup=args.warmup)
+    name = sweep.base.get("name", "sweep")
+    out = Path(args.out) if args.out else Path("results") / f"sweep-{name}"
+    n = len(sweep.points) * sweep.replications
+    if not args.quiet:
+        print(f"{len(sweep.points)} points × {sweep.replications} replications = {n} runs into {out}/")
+    info = run_sweep(sweep, out, jobs=args.jobs, dask=args.dask, progress=not args.quiet)
+    from plots.sweep_plots import plot_sweep
+
+    paths = plot_sweep(out)
+    if not args.quiet:
+        print(f"ran {info['ran']}, skipped {info['skipped']} already done, failed {len(info['failed'])} "
+              f"in {info['wall_seconds']:.1f} s; tables and {len(paths)} plot(s) in {out}/")
+    for f in info["failed"]:
+        print(f"failed: {f}", file=sys.stderr)
+    return 1 if info["failed"] else 0
+
+
 def _explain(path: str, request: int, seed: int | None) -> int:
     from simulator.explain import explain_text
     from simulator.runner import run
@@ -190,7 +249,19 @@ def _check(path: str) -> int:
     from simulator.random_streams import RandomStreams
     from simulator.recorder import TraceRecorder
     from simulator.scenario import load_scenario
+    from simulator.yamlio import load_yaml
 
+    data, _ = load_yaml(path)
+    if isinstance(data, dict) and "sweep" in data:  # a sweep file: check it as one
+        from simulator.sweep import load_sweep
+
+        sweep = load_sweep(path)
+        print(f"{path}: valid sweep of {sweep.base_path}")
+        print(f"  points      {len(sweep.points)} ({sweep.mode} of "
+              + ", ".join(f"{k} × {len(v)}" for k, v in sweep.vary.items()) + ")")
+        print(f"  runs        {len(sweep.points) * sweep.replications} ({sweep.replications} replications, seed {sweep.seed})")
+        print(f"  metrics     {', '.join(sweep.metrics)}")
+        return 0
     loaded = load_scenario(path)
     m = loaded.model
     cloud = Cloud(loaded, simpy.Environment(), RandomStreams(m.seed), TraceRecorder(None))

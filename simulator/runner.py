@@ -22,7 +22,7 @@ from simulator.scenario import LoadedScenario, load_scenario
 def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None = None,
         out: str | Path | None = None, *, until: float | None = None, progress: bool = False,
         plots: bool = True, keep_trace: bool = False, explain: tuple[int, ...] = (),
-        timeline: bool | None = None, sequence: int | None = None) -> Result:
+        timeline: bool | None = None, sequence: int | None = None, warmup: float = 0.0) -> Result:
     """Simulate ``scenario`` (a YAML path, a dict, or a loaded scenario).
 
     ``seed`` overrides the scenario's seed. Returns a ``Result`` with the summary, one
@@ -40,6 +40,8 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         seed = loaded.model.seed
     if until is not None and until <= 0:
         raise ValueError("until must be > 0 seconds")
+    if warmup < 0:
+        raise ValueError("warmup must be >= 0 seconds")
     wall0 = time.perf_counter()
     env = Environment()
     streams = RandomStreams(seed)
@@ -65,6 +67,14 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
             flows_file = open(outdir.temp("flows.csv"), "w", encoding="utf-8", newline="")
             cloud.flows = cloud.copier.rows = TableStream(cloud.flows.columns, flows_file)
         bar = _progress(cloud) if progress else None
+        start: dict[str, Any] = {}
+        if warmup > 0:  # measure the services from the warm-up on
+            from simulator.summary import snapshot
+
+            def cut() -> Any:
+                yield env.timeout(warmup)
+                start.update(snapshot(cloud, env.now))
+            env.process(cut())
         cloud.start()
         stop = cloud.done
         if until is not None:
@@ -79,7 +89,8 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         rows = [r.row() for r in cloud.requests]
         summary = build_summary(cloud, seed=seed, sim_time=env.now,
                                 wall=time.perf_counter() - wall0,
-                                events=env.events_processed, until=until)
+                                events=env.events_processed, until=until, warmup=warmup,
+                                start=start or None)
         result = Result(summary=summary, rows=rows, out=outdir.path if outdir else None,
                         _trace=recorder.records, scheduling=cloud.scheduling.rows,
                         flows=cloud.flows.rows, links=cloud.copier.bandwidth.resources,

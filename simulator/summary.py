@@ -20,20 +20,30 @@ def _pools(cloud: Cloud) -> dict[str, list[Any]]:
             "nova-compute": [c.pool for c in cloud.computes]}
 
 
-def service_stats(cloud: Cloud, now: float) -> dict[str, Any]:
+def snapshot(cloud: Cloud, now: float) -> dict[str, tuple[float, float, int, float]]:
+    """Each service's integrals at ``now``, to measure from there on (the warm-up cut)."""
+    return {name: (sum(p.busy.integral(now) for p in pools), sum(p.queued.integral(now) for p in pools),
+                   sum(p.waits.n for p in pools), sum(p.waits.total for p in pools))
+            for name, pools in _pools(cloud).items()}
+
+
+def service_stats(cloud: Cloud, now: float, since: float = 0.0,
+                  start: dict[str, tuple[float, float, int, float]] | None = None) -> dict[str, Any]:
     out = {}
+    span = now - since
     for name, pools in _pools(cloud).items():
+        b0, q0, n0, w0 = (start or {}).get(name, (0.0, 0.0, 0, 0.0))
         workers = sum(p.workers for p in pools)
-        busy = sum(p.busy.integral(now) for p in pools)
-        queued = sum(p.queued.integral(now) for p in pools)
-        n = sum(p.waits.n for p in pools)
+        busy = sum(p.busy.integral(now) for p in pools) - b0
+        queued = sum(p.queued.integral(now) for p in pools) - q0
+        n = sum(p.waits.n for p in pools) - n0
         out[name] = {
             "workers": workers,
             "handled": n,
-            "utilisation": round(busy / (workers * now), 6) if now > 0 else 0.0,
-            "mean_wait": round(sum(p.waits.total for p in pools) / n, 6) if n else 0.0,
+            "utilisation": round(busy / (workers * span), 6) if span > 0 else 0.0,
+            "mean_wait": round((sum(p.waits.total for p in pools) - w0) / n, 6) if n else 0.0,
             "max_wait": round(max(p.waits.max for p in pools), 6),
-            "mean_queue": round(queued / now, 6) if now > 0 else 0.0,
+            "mean_queue": round(queued / span, 6) if span > 0 else 0.0,
             "max_queue": max(p.queued.max for p in pools),
         }
     return out
@@ -84,20 +94,40 @@ def network_stats(cloud: Cloud, now: float, top: int = 20, bins: int = 50) -> di
     }
 
 
+def offered_per_hour(cloud: Cloud) -> float:
+    """The workload's arrival rate in requests per hour (Poisson and periodic entries)."""
+    rate = 0.0
+    for e in cloud.loaded.model.workload:
+        if e.arrival is not None:
+            rate += e.arrival.rate if e.arrival.process == "poisson" else 1.0 / e.arrival.interval
+    return rate * 3600.0
+
+
 def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
-                  events: int, until: float | None) -> dict[str, Any]:
+                  events: int, until: float | None, warmup: float = 0.0,
+                  start: dict[str, tuple[float, float, int, float]] | None = None) -> dict[str, Any]:
     reqs = cloud.requests
     counts = Counter(r.status for r in reqs)
-    moved = [r for r in reqs if r.status in MOVED]
+    measured = [r for r in reqs if r.submitted >= warmup]
+    moved = [r for r in measured if r.status in MOVED]
     reasons = Counter(r.reason for r in reqs if r.reason)
-    confirms = [r.confirm for r in reqs if r.confirm is not None]
-    hours = sim_time / 3600.0
+    confirms = [r.confirm for r in measured if r.confirm is not None]
+    # offered load: arrivals over their own span; throughput: moves reaching
+    # VERIFY_RESIZE over the span from the first arrival to the last of them (the
+    # run's tail of confirms does not dilute it). A pipeline that keeps up moves at
+    # the offered rate; one that does not stretches its span or refuses requests.
+    first = min((r.submitted for r in measured), default=0.0)
+    arrivals = max((r.submitted for r in measured), default=0.0) - first
+    window = (max(r.finished for r in moved) - first) if moved else 0.0
+    hours = window / 3600.0
     summary: dict[str, Any] = {
         "scenario": cloud.loaded.resolved(),
         "seed": seed,
         "until": until,
+        "warmup": warmup,
         "requests": {
             "total": len(reqs),
+            "measured": len(measured),
             "not_arrived": cloud.workload.total - len(reqs),
             "by_status": {s: counts.get(s, 0) for s in REQUEST_STATUSES},
             "by_reason": dict(sorted(reasons.items())),
@@ -109,8 +139,11 @@ def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
         "confirm": stats(confirms),
         "phases": {p: stats([r.phases[p] for r in moved]) for p in PHASES},
         "queue_wait": stats([r.queue_wait for r in moved]),
-        "throughput": {"per_hour": round(len(moved) / hours, 6) if hours > 0 else 0.0},
-        "services": service_stats(cloud, sim_time),
+        "throughput": {"per_hour": round(len(moved) / hours, 6) if hours > 0 else 0.0,
+                       "offered_per_hour": round((len(measured) - 1) / arrivals * 3600, 6)
+                       if arrivals > 0 else round(offered_per_hour(cloud), 6),
+                       "configured_per_hour": round(offered_per_hour(cloud), 6)},
+        "services": service_stats(cloud, sim_time, warmup if start is not None else 0.0, start),
         "bus": {"messages": cloud.bus.sent, "replies_dropped": cloud.bus.replies_dropped},
         "network": network_stats(cloud, sim_time),
         "resources": {"claims": cloud.hosts.claims, "releases": cloud.hosts.releases},
