@@ -132,12 +132,14 @@ def _throughput(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -
     _line_plot(ax, lines, gkey)
     top = max((x for pts in lines.values() for x, _ in pts), default=1.0)
     ax.plot([0, top], [0, top], "k:", linewidth=1, label="throughput = offered load")
+    marks = []
     for g, pts in lines.items():
         sat = saturation_point([(x, s["mean"]) for x, s in pts])
         if sat is not None:
             ax.axvline(sat, color="#c44e52", linestyle="--", linewidth=1)
-            ax.annotate(f"saturates at {sat:.0f}/h" + (f" ({gkey}={g})" if gkey else ""), (sat, 0),
-                        xytext=(4, 10), textcoords="offset points", fontsize=8, color="#c44e52", rotation=90)
+            marks.append(f"saturates at {sat:.0f}/h" + (f" ({gkey} = {g})" if gkey else ""))
+    if marks:
+        ax.text(0.02, 0.97, "\n".join(marks), transform=ax.transAxes, va="top", fontsize=8, color="#c44e52")
     ax.set_xlabel("offered load (requests per hour)")
     ax.set_ylabel("throughput (moves per hour)")
     ax.set_title("throughput against offered load", fontsize=10)

@@ -322,16 +322,20 @@ def run_sweep(sweep: Sweep, out: str | Path, *, jobs: int = 1, dask: str | None 
             futures = {pool.submit(run_one, t): t for t in tasks}
             for fut in as_completed(futures):
                 try:
-                    record(fut.result())
+                    rec = fut.result()
                 except Exception as exc:  # a run that fails is reported, the others go on
                     t = futures[fut]
                     failed.append(f"point {t[0]} replication {t[1]}: {exc}")
+                else:
+                    record(rec)
     else:
         for t in tasks:
             try:
-                record(run_one(t))
+                rec = run_one(t)
             except Exception as exc:
                 failed.append(f"point {t[0]} replication {t[1]}: {exc}")
+            else:
+                record(rec)
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
@@ -357,10 +361,12 @@ def _run_dask(tasks: list, address: str, record: Callable[[dict[str, Any]], None
         index = {f.key: t for f, t in zip(futures, tasks)}
         for fut in as_completed(futures):
             try:
-                record(fut.result())
+                rec = fut.result()
             except Exception as exc:
                 t = index[fut.key]
                 failed.append(f"point {t[0]} replication {t[1]}: {exc}")
+            else:
+                record(rec)
     finally:
         client.close()
         if cluster is not None:

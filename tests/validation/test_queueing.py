@@ -58,3 +58,25 @@ def test_scheduler_wait_matches_erlang_c(lam, mean_service, c):
           f"simulated {mean:.4f} ± {se:.4f} s (8 replications)")
     assert abs(mean - expected) <= 3 * se
     assert abs(mean - expected) / expected < 0.1
+
+
+def pollaczek_khinchine_wait(lam: float, service: float) -> float:
+    """Mean wait in queue of an M/D/1 queue (deterministic service)."""
+    rho = lam * service
+    return rho * service / (2 * (1 - rho))
+
+
+def test_scheduler_wait_matches_pollaczek_khinchine_for_constant_service():
+    lam, service = 7.0, 0.1
+    expected = pollaczek_khinchine_wait(lam, service)
+    waits = []
+    for seed in range(1, 9):
+        s = scheduler_only(lam, service, 1, n=3000, seed=seed)
+        s["services"]["scheduler"]["service_time"] = service
+        summary = simulator.run(s).summary
+        waits.append(summary["services"]["nova-scheduler"]["mean_wait"])
+    mean = statistics.fmean(waits)
+    se = statistics.stdev(waits) / math.sqrt(len(waits))
+    print(f"M/D/1 λ={lam} D={service}: Pollaczek-Khinchine wait {expected:.4f} s, "
+          f"simulated {mean:.4f} ± {se:.4f} s (8 replications)")
+    assert abs(mean - expected) <= 3 * se
