@@ -43,6 +43,21 @@ def plot_directory(directory: str | Path) -> list[Path]:
                         "(summary.json and requests.csv)")
 
 
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=_META)
+    plt.close(fig)
+    return path
+
+
+def _first_group(sweep: dict[str, Any]) -> tuple[str, str | None, Any]:
+    """The first varied key (the x axis), the second (if any) and its first value:
+    plots with one line per service or a stack per phase show that group only."""
+    keys = list(sweep["vary"])
+    gkey = keys[1] if len(keys) > 1 else None
+    return keys[0], gkey, sweep["points"][0].get(gkey) if gkey else None
+
+
 def _load(d: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     meta = json.loads((d / "sweep.json").read_text())
     records = [json.loads(f.read_text()) for f in sorted((d / "runs").glob("*.json"))]
@@ -98,11 +113,7 @@ def plot_sweep(directory: str | Path) -> list[Path]:
         ax.set_xlabel(xkey)
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} (mean and 95 % CI over {sweep['replications']} replications)", fontsize=10)
-        fig.tight_layout()
-        path = d / f"metric-{metric.replace('/', '_')}.png"
-        fig.savefig(path, dpi=100, metadata=_META)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, d / f"metric-{metric.replace('/', '_')}.png"))
     paths.append(_throughput(d, sweep, records))
     paths.append(_phases(d, sweep, records))
     paths.append(_utilisation(d, sweep, records))
@@ -144,17 +155,11 @@ def _throughput(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -
     ax.set_ylabel("throughput (moves per hour)")
     ax.set_title("throughput against offered load", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = d / "throughput.png"
-    fig.savefig(path, dpi=100, metadata=_META)
-    plt.close(fig)
-    return path
+    return _save(fig, d / "throughput.png")
 
 
 def _phases(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -> Path:
-    xkey = list(sweep["vary"])[0]
-    gkey = list(sweep["vary"])[1] if len(sweep["vary"]) > 1 else None
-    first_g = sweep["points"][0].get(gkey) if gkey else None
+    xkey, gkey, first_g = _first_group(sweep)
     pts = [(p, pt[xkey]) for p, pt in enumerate(sweep["points"]) if not gkey or pt.get(gkey) == first_g]
     pts.sort(key=lambda item: item[1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -169,18 +174,12 @@ def _phases(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -> Pa
     ax.set_ylabel("mean seconds per request")
     ax.set_title("where the latency goes, against load", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path = d / "phases.png"
-    fig.savefig(path, dpi=100, metadata=_META)
-    plt.close(fig)
-    return path
+    return _save(fig, d / "phases.png")
 
 
 def _utilisation(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    xkey = list(sweep["vary"])[0]
-    gkey = list(sweep["vary"])[1] if len(sweep["vary"]) > 1 else None
-    first_g = sweep["points"][0].get(gkey) if gkey else None
+    xkey, gkey, first_g = _first_group(sweep)
     for svc in SERVICES:
         st = _by_point(records, f"services.{svc}.utilisation")
         pts = sorted((pt[xkey], st[p]) for p, pt in enumerate(sweep["points"])
@@ -192,11 +191,7 @@ def _utilisation(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) 
     ax.set_ylabel("utilisation (busy workers / workers)")
     ax.set_title("service utilisation against load", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = d / "utilisation.png"
-    fig.savefig(path, dpi=100, metadata=_META)
-    plt.close(fig)
-    return path
+    return _save(fig, d / "utilisation.png")
 
 
 def plot_run_extras(directory: str | Path) -> list[Path]:
@@ -224,10 +219,7 @@ def plot_run_extras(directory: str | Path) -> list[Path]:
     ax.set_ylabel("request")
     ax.set_title("each request from arrival to VERIFY_RESIZE, by phase", fontsize=10)
     ax.legend(fontsize=7, ncol=4, loc="lower right")
-    fig.tight_layout()
-    gantt = d / "gantt.png"
-    fig.savefig(gantt, dpi=100, metadata=_META)
-    plt.close(fig)
+    gantt = _save(fig, d / "gantt.png")
 
     changes: dict[str, list[tuple[float, int]]] = defaultdict(list)
     with open(d / "trace.jsonl", encoding="utf-8") as f:
@@ -255,8 +247,4 @@ def plot_run_extras(directory: str | Path) -> list[Path]:
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "no message ever waited", ha="center", transform=ax.transAxes)
-    fig.tight_layout()
-    queues = d / "queues.png"
-    fig.savefig(queues, dpi=100, metadata=_META)
-    plt.close(fig)
-    return [gantt, queues]
+    return [gantt, _save(fig, d / "queues.png")]

@@ -85,10 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "resources), why the scheduler chose its host. Enter shows the "
                                     "next hop, c continues to the end, q quits. Also writes the "
                                     "run's outputs and the request's sequence diagram.")
-    st.add_argument("scenario", help="scenario YAML file")
-    st.add_argument("--request", type=_positive_int, default=1, metavar="ID",
-                    help="the request, numbered from 1 in order of arrival (default 1)")
-    st.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
+    _request_args(st)
     st.add_argument("--no-pause", action="store_true",
                     help="print every hop at once (also when standard output is not a terminal)")
     st.add_argument("--out", help="output directory (default: results/<scenario name>/)")
@@ -122,11 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "attempt: every filter's verdict (hosts in → out, which were "
                                    "removed), the weights of the best hosts, the host chosen and "
                                    "whether its claim held.")
-    e.add_argument("scenario", help="scenario YAML file")
-    e.add_argument("--request", type=_positive_int, default=1, metavar="ID",
-                   help="the request, numbered from 1 in order of arrival (default 1)")
-    e.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
+    _request_args(e)
     return p
+
+
+def _request_args(p: argparse.ArgumentParser) -> None:
+    """SCENARIO --request ID --seed N, shared by the commands about one request."""
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--request", type=_positive_int, default=1, metavar="ID",
+                   help="the request, numbered from 1 in order of arrival (default 1)")
+    p.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
