@@ -218,7 +218,7 @@ def plot_run_extras(directory: str | Path) -> list[Path]:
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("request")
     ax.set_title("each request from arrival to VERIFY_RESIZE, by phase", fontsize=10)
-    ax.legend(fontsize=7, ncol=4, loc="lower right")
+    ax.legend(fontsize=7, ncol=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     gantt = _save(fig, d / "gantt.png")
 
     changes: dict[str, list[tuple[float, int]]] = defaultdict(list)
