@@ -62,6 +62,16 @@ class Topology:
         """Every shortest path from ``src`` to ``dst``, in a stable order."""
         key = (src, dst)
         paths = self._paths.get(key)
+        if paths is None and src != dst and self.graph.degree(src) == 1:
+            # a host with one link (its NIC): every path leaves through its switch, so
+            # the switch's shortest-path tree serves all the hosts behind it
+            (via,) = self.graph.neighbors(src)
+            if via != dst:
+                paths = [(src,) + p for p in self.paths(via, dst) if src not in p]
+                if paths:
+                    self._paths[key] = paths
+                    return paths
+                paths = None
         if paths is None:
             preds = self._preds.get(src)
             if preds is None:
