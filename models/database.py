@@ -100,9 +100,12 @@ class Database:
             else:
                 self.idle[inst.flavor.name].discard(inst.name)
         m = inst.migration
-        for key in ("claimed", "released"):
-            if key in extra:  # where resources moved: the host's use after the move
-                extra[f"{key}_usage"] = self.hosts.usage(self.hosts.index[extra[key]])
+        if ("claimed" in extra or "released" in extra) and inst.migration is not None:
+            # where resources moved: the source's and the destination's use after it
+            m = inst.migration
+            for role, h in (("source", m.source), ("dest", m.dest)):
+                if h >= 0:
+                    extra[f"{role}_usage"] = {"host": self.hosts.names[h], "use": self.hosts.usage(h)}
         self.recorder.emit(t, request.request if request else None, inst.name, who[0], who[1],
                            "state", "instance.save", vm_state=inst.vm_state,
                            task_state=inst.task_state,

@@ -141,9 +141,11 @@ class HostTable:
         assert self.used_ram_mb[host] >= 0 and self.used_vcpus[host] >= 0, "released more than claimed"
 
     def usage(self, host: int) -> dict[str, str]:
-        """Used / capacity of each resource on one host, for people to read."""
+        """Used / limit of each resource on one host, for people to read: the limit is
+        the capacity × its allocation ratio (what a claim is tested against); RAM used
+        counts the reserved memory."""
         return {
-            "vcpus": f"{self.used_vcpus[host]}/{self.vcpus[host]}",
-            "ram_mb": f"{self.used_ram_mb[host] + self.reserved_ram_mb}/{self.ram_mb[host]}",
-            "disk_gb": f"{self.used_disk_gb[host]}/{self.disk_gb[host]}",
+            "vcpus": f"{self.used_vcpus[host]}/{self.vcpu_limit[host]:g}",
+            "ram_mb": f"{self.used_ram_mb[host] + self.reserved_ram_mb}/{self.ram_limit_mb[host]:g}",
+            "disk_gb": f"{self.used_disk_gb[host]}/{self.disk_limit_gb[host]:g}",
         }

@@ -8,6 +8,11 @@ ComputeManager.prep_resize``).
 NOVA_FUNCTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("nova-api", "resize"): ("nova/compute/api.py", "API.resize"),
     ("nova-api", "confirm_resize"): ("nova/compute/api.py", "API.confirm_resize"),
+    ("nova-api", "revert_resize"): ("nova/compute/api.py", "API.revert_resize"),
+    ("nova-compute", "revert_resize"): ("nova/compute/manager.py", "ComputeManager.revert_resize"),
+    ("nova-compute", "finish_revert_resize"): ("nova/compute/manager.py", "ComputeManager.finish_revert_resize"),
+    ("nova-compute", "finish_revert_migration"): ("nova/virt/libvirt/driver.py", "LibvirtDriver.finish_revert_migration"),
+    ("nova-compute", "resize_claim"): ("nova/compute/resource_tracker.py", "ResourceTracker.resize_claim"),
     ("nova-conductor", "migrate_server"): ("nova/conductor/manager.py", "ComputeTaskManager.migrate_server"),
     ("nova-scheduler", "select_destinations"): ("nova/scheduler/manager.py", "SchedulerManager.select_destinations"),
     ("nova-compute", "prep_resize"): ("nova/compute/manager.py", "ComputeManager.prep_resize"),

@@ -98,6 +98,9 @@ def draw_sequence(records: list[dict[str, Any]], path_png: Any, path_svg: Any = 
                     fontsize=7, color=color)
         elif ev == "step.start" and (name in HANDLERS or name in DRIVER):
             open_boxes[(here, name)] = y
+            if r.get("wait"):
+                ax.text(x[here] + 0.17, y - 0.35, f"queued {r['wait']:.3f} s behind {r.get('behind', 0)}",
+                        ha="left", va="center", fontsize=6.5, color="#c0392b")
         elif ev == "step.end" and (name in HANDLERS or name in DRIVER) and (here, name) in open_boxes:
             y0 = open_boxes.pop((here, name))
             inner = name in DRIVER

@@ -51,11 +51,11 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _first_group(sweep: dict[str, Any]) -> tuple[str, str | None, Any]:
-    """The first varied key (the x axis), the second (if any) and its first value:
+    """The first varied key (the x axis) and the first combination of the others:
     plots with one line per service or a stack per phase show that group only."""
     keys = list(sweep["vary"])
-    gkey = keys[1] if len(keys) > 1 else None
-    return keys[0], gkey, sweep["points"][0].get(gkey) if gkey else None
+    label = _group_label(sweep, sweep["points"][0])
+    return keys[0], ("group" if label else None), label
 
 
 def _load(d: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -74,17 +74,28 @@ def _by_point(records: list[dict[str, Any]], key: str, extra: bool = True) -> di
     return {p: summarise(vs) for p, vs in out.items()}
 
 
+def _group_label(sweep: dict[str, Any], point: dict[str, Any]) -> str | None:
+    """The line a point belongs to: the values of every varied key but the first."""
+    others = list(sweep["vary"])[1:]
+    return ", ".join(f"{k} = {point.get(k)}" for k in others) if others else None
+
+
+def _x(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
 def _series(sweep: dict[str, Any], stats: dict[int, dict[str, Any]]) -> tuple[str, str | None, dict[Any, list]]:
-    """Group points into lines: x = first varied key, one line per second key value."""
+    """Group points into lines: x = the first varied key, one line per combination of
+    the others."""
     keys = list(sweep["vary"])
     xkey = keys[0]
-    gkey = keys[1] if len(keys) > 1 else None
+    gkey = "" if len(keys) > 1 else None
     lines: dict[Any, list] = defaultdict(list)
     for p, point in enumerate(sweep["points"]):
         if p in stats and stats[p]["mean"] is not None:
-            lines[point.get(gkey) if gkey else None].append((point[xkey], stats[p]))
+            lines[_group_label(sweep, point)].append((_x(point[xkey]), stats[p]))
     for v in lines.values():
-        v.sort(key=lambda item: item[0])
+        v.sort(key=lambda item: (isinstance(item[0], str), item[0]))
     return xkey, gkey, lines
 
 
@@ -92,12 +103,12 @@ def _line_plot(ax: Any, lines: dict[Any, list], gkey: str | None) -> None:
     for g, pts in lines.items():
         xs = [x for x, _ in pts]
         ys = [s["mean"] for _, s in pts]
-        label = f"{gkey} = {g}" if gkey else None
+        label = (f"{gkey} = {g}" if gkey else g) if g is not None else None
         ax.plot(xs, ys, "o-", label=label)
         lo = [s["ci95_low"] if s["ci95_low"] is not None else s["mean"] for _, s in pts]
         hi = [s["ci95_high"] if s["ci95_high"] is not None else s["mean"] for _, s in pts]
         ax.fill_between(xs, lo, hi, alpha=0.2)
-    if gkey:
+    if gkey is not None or any(g is not None for g in lines):
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
 
@@ -131,12 +142,11 @@ def saturation_point(points: list[tuple[float, float]]) -> float | None:
 def _throughput(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -> Path:
     thr = _by_point(records, "throughput.per_hour")
     off = _by_point(records, "throughput.offered_per_hour")
-    keys = list(sweep["vary"])
-    gkey = keys[1] if len(keys) > 1 else None
+    gkey = None
     lines: dict[Any, list] = defaultdict(list)
     for p, point in enumerate(sweep["points"]):
-        if p in thr and thr[p]["mean"] is not None and off[p]["mean"]:
-            lines[point.get(gkey) if gkey else None].append((off[p]["mean"], thr[p]))
+        if p in thr and thr[p]["mean"] is not None and off.get(p, {}).get("mean"):
+            lines[_group_label(sweep, point)].append((off[p]["mean"], thr[p]))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for v in lines.values():
         v.sort(key=lambda item: item[0])
@@ -148,7 +158,7 @@ def _throughput(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -
         sat = saturation_point([(x, s["mean"]) for x, s in pts])
         if sat is not None:
             ax.axvline(sat, color="#c44e52", linestyle="--", linewidth=1)
-            marks.append(f"saturates at {sat:.0f}/h" + (f" ({gkey} = {g})" if gkey else ""))
+            marks.append(f"saturates at {sat:.0f}/h" + (f" ({g})" if g else ""))
     if marks:
         ax.text(0.02, 0.97, "\n".join(marks), transform=ax.transAxes, va="top", fontsize=8, color="#c44e52")
     ax.set_xlabel("offered load (requests per hour)")
@@ -160,8 +170,9 @@ def _throughput(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -
 
 def _phases(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -> Path:
     xkey, gkey, first_g = _first_group(sweep)
-    pts = [(p, pt[xkey]) for p, pt in enumerate(sweep["points"]) if not gkey or pt.get(gkey) == first_g]
-    pts.sort(key=lambda item: item[1])
+    pts = [(p, _x(pt[xkey])) for p, pt in enumerate(sweep["points"])
+           if not gkey or _group_label(sweep, pt) == first_g]
+    pts.sort(key=lambda item: (isinstance(item[1], str), item[1]))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     bottom = [0.0] * len(pts)
     labels = [str(x) for _, x in pts]
@@ -170,8 +181,8 @@ def _phases(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -> Pa
         vals = [(st.get(p) or {}).get("mean") or 0.0 for p, _ in pts]
         ax.bar(labels, vals, bottom=bottom, color=COLORS[phase], label=phase)
         bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set_xlabel(xkey + (f" ({gkey} = {first_g})" if gkey else ""))
-    ax.set_ylabel("mean seconds per request")
+    ax.set_xlabel(xkey + (f" ({first_g})" if gkey else ""))
+    ax.set_ylabel("mean seconds per request (s)")
     ax.set_title("where the latency goes, against load", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, d / "phases.png")
@@ -182,12 +193,14 @@ def _utilisation(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) 
     xkey, gkey, first_g = _first_group(sweep)
     for svc in SERVICES:
         st = _by_point(records, f"services.{svc}.utilisation")
-        pts = sorted((pt[xkey], st[p]) for p, pt in enumerate(sweep["points"])
-                     if p in st and (not gkey or pt.get(gkey) == first_g))
+        pts = sorted(((_x(pt[xkey]), st[p]) for p, pt in enumerate(sweep["points"])
+                      if p in st and st[p]["mean"] is not None
+                      and (not gkey or _group_label(sweep, pt) == first_g)),
+                     key=lambda item: (isinstance(item[0], str), item[0]))
         if pts:
             _line_plot(ax, {svc: pts}, None)
             ax.lines[-1].set_label(svc)
-    ax.set_xlabel(xkey + (f" ({gkey} = {first_g})" if gkey else ""))
+    ax.set_xlabel(xkey + (f" ({first_g})" if gkey else ""))
     ax.set_ylabel("utilisation (busy workers / workers)")
     ax.set_title("service utilisation against load", fontsize=10)
     ax.legend(fontsize=8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Sequence
 
@@ -51,12 +52,19 @@ def _positive_float(text: str) -> float:
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> "typing.NoReturn":  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="run_sim.py",
         description="Simulate OpenStack Nova's resize and cold-migration pipeline. "
                     "With no command, runs scenarios/default.yaml into results/default/.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     r = sub.add_parser("run", help="run a scenario and write its results",
                        description="Run a scenario; write trace.jsonl, requests.csv, summary.json "
                                    "and plots into the out directory.")
@@ -161,7 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing written", file=sys.stderr)
+        if args.command == "sweep":
+            print("interrupted: the runs finished so far are kept; run the sweep again to resume",
+                  file=sys.stderr)
+        else:
+            print("interrupted: no complete output was written", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
         sys.stdout = open(os.devnull, "w")

@@ -139,11 +139,13 @@ def build_hops(records: Iterable[dict[str, Any]], explain: list | None = None,
             hop.lines.append(("state", "state: " + (", ".join(changes) if changes else
                                                     f"saved unchanged (instance.host {rec['instance_host']})")))
             if rec.get("claimed"):
-                hop.lines.append(("res", f"resources: the new flavor claimed on {rec['claimed']}, now using"))
-                hop.lines.append(("res", f"  {_fmt_usage(rec['claimed_usage'])}"))
+                hop.lines.append(("res", f"resources: the new flavor claimed on {rec['claimed']}"))
             if rec.get("released"):
-                hop.lines.append(("res", f"resources: a flavor released on {rec['released']}, now using"))
-                hop.lines.append(("res", f"  {_fmt_usage(rec['released_usage'])}"))
+                hop.lines.append(("res", f"resources: a flavor released on {rec['released']}"))
+            for role in ("source", "dest"):
+                u = rec.get(f"{role}_usage")
+                if u:
+                    hop.lines.append(("res", f"  {role} {u['host']} used/limit: {_fmt_usage(u['use'])}"))
         elif ev == "notification":
             hop.lines.append(("note", f"notification {name}" + (f" ({rec['error']})" if rec.get("error") else "")))
         elif ev == "instance_fault":
@@ -155,7 +157,8 @@ def build_hops(records: Iterable[dict[str, Any]], explain: list | None = None,
                 hop.lines.append(("err", f"resource tracker: resize_claim refused: {rec.get('message', '')}"))
         elif ev == "step.start" and name in DRIVER:
             hop.lines.append(("drv", f"driver: {DRIVER[name]}"))
-            hop.lines.append(("dim", f"  {where(svc, name)}"))
+            if where(svc, name):
+                hop.lines.append(("dim", f"  {where(svc, name)}"))
         elif ev == "step.end" and name in DRIVER:
             how = ""
             if name == "power_off":

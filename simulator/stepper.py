@@ -45,6 +45,10 @@ def step(path: str, request: int, *, seed: int | None = None, out: str | None = 
     stdout = stdout or sys.stdout
     stdin = stdin or sys.stdin
     loaded = load_scenario(path)
+    total = sum(e.count for e in loaded.model.workload)
+    if not 1 <= request <= total:  # known before running: write nothing
+        raise ScenarioError(loaded.source, "--request", f"request {request} does not exist: the "
+                            f"workload makes {total} request(s), numbered from 1")
     outdir = Path(out) if out is not None else Path("results") / loaded.model.name
     blocks, result = step_text(loaded, request, seed, outdir)
     tty = stdout.isatty()

@@ -44,7 +44,8 @@ METRIC_PATTERNS = [
     r"throughput\.(per_hour|offered_per_hour|configured_per_hour)",
     r"requests\.(total|measured|not_arrived|attempts|reschedules)",
     r"requests\.by_status\.(confirmed|reverted|resized|rejected|error|stuck|in_flight)",
-    r"requests\.by_reason\.[A-Za-z]+",
+    r"requests\.by_reason\.(NoValidHost|InstanceInvalidState|CannotResizeToSameFlavor|TooManyInstances|"
+    r"ComputeResourcesUnavailable|MaxRetriesExceeded|ResizeError|MessagingTimeout|UnexpectedTaskStateError)",
     r"network\.(flows|gib_copied|recomputes)",
     r"(sim_time|events|trace_records)",
 ]
@@ -65,7 +66,12 @@ def parse_path(path: str) -> list[str | int]:
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set a value inside a scenario dict, creating the mappings on the way."""
+    """Set a value inside a scenario dict, creating the mappings on the way. A key of
+    several paths separated by commas sets each of them to the value."""
+    if "," in path:
+        for one in path.split(","):
+            set_path(data, one.strip(), value)
+        return
     parts = parse_path(path)
     cur: Any = data
     for i, part in enumerate(parts[:-1]):
@@ -158,6 +164,8 @@ def load_sweep(path: str | None = None, *, base: str | None = None, vary: dict[s
         if unknown:
             raise ScenarioError(source, f"sweep.{sorted(unknown)[0]}",
                                 f"unknown key; expected one of: {', '.join(sorted(SWEEP_KEYS))}")
+    if base is not None:  # from the command line: relative to where the user is
+        base = str(Path(base).resolve())
     for key, value in (("base", base), ("replications", replications), ("metrics", metrics),
                        ("mode", mode), ("seed", seed), ("warmup", warmup)):
         if value is not None:
@@ -194,15 +202,21 @@ def load_sweep(path: str | None = None, *, base: str | None = None, vary: dict[s
     if not isinstance(vary_v, dict) or not vary_v:
         fail("vary", "expected a mapping of scenario key paths to lists of values")
     for key, values in vary_v.items():
+        if not isinstance(key, str):
+            fail("vary", f"{key!r} is not a key path (expected e.g. workload[0].arrival.rate)")
         if not isinstance(values, list) or not values:
             fail(f"vary.{key}", "expected a non-empty list of values")
-        try:
-            parse_path(key)
-        except ValueError as exc:
-            fail(f"vary.{key}", str(exc))
-    metrics_v = spec.get("metrics") or ["latency.mean", "latency.p90", "throughput.per_hour"]
-    if not isinstance(metrics_v, list):
-        fail("metrics", "expected a list of summary.json paths such as latency.p90")
+        for one in key.split(","):
+            try:
+                first = parse_path(one.strip())[0]
+            except ValueError as exc:
+                fail(f"vary.{key}", str(exc))
+            if first == "seed":
+                fail(f"vary.{key}", "each replication sets the run's seed; vary the sweep's own 'seed' "
+                     "between sweeps instead")
+    metrics_v = spec.get("metrics", ["latency.mean", "latency.p90", "throughput.per_hour"])
+    if not isinstance(metrics_v, list) or not metrics_v:
+        fail("metrics", "expected a non-empty list of summary.json paths such as latency.p90")
     for i, m in enumerate(metrics_v):
         if not isinstance(m, str) or not any(re.fullmatch(p, m) for p in METRIC_PATTERNS):
             fail(f"metrics[{i}]", f"{m!r} is not a metric of summary.json (expected e.g. latency.p90, "
@@ -241,8 +255,18 @@ def parse_vary(items: Iterable[str]) -> dict[str, list[Any]]:
         if "=" not in item:
             raise ScenarioError("<command line>", "--vary", f"expected KEY=V1,V2,..., got {item!r}")
         key, values = item.split("=", 1)
-        out[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+        try:
+            out[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+        except yaml.YAMLError:
+            raise ScenarioError("<command line>", f"--vary {key.strip()}",
+                                f"cannot read the values {values!r}; expected plain values "
+                                f"separated by commas, e.g. 0.1,0.2,0.4") from None
     return out
+
+
+def run_key(scenario: dict[str, Any], seed: int, warmup: float, metrics: list[str]) -> str:
+    """What makes a finished run reusable: its scenario, seed, warm-up and metrics."""
+    return scenario_hash({"scenario": scenario, "seed": seed, "warmup": warmup, "metrics": metrics})
 
 
 def scenario_hash(scenario: dict[str, Any]) -> str:
@@ -257,6 +281,7 @@ def run_one(task: tuple[int, int, int, dict[str, Any], float, list[str]]) -> dic
     t0 = time.perf_counter()
     result = simulator.run(scenario, seed=seed, warmup=warmup)
     return {"point": point, "replication": rep, "seed": seed,
+            "key": run_key(scenario, seed, warmup, metrics),
             "scenario_hash": scenario_hash(result.summary["scenario"]),
             "wall_seconds": round(time.perf_counter() - t0, 3),
             "metrics": {m: get_metric(result.summary, m) for m in metrics},
@@ -286,12 +311,16 @@ def run_sweep(sweep: Sweep, out: str | Path, *, jobs: int = 1, dask: str | None 
         scenario = sweep.scenario_at(point)
         for r in range(sweep.replications):
             f = runs_dir / f"{p:04d}-{r:04d}.json"
+            key = run_key(scenario, seeds[r], sweep.warmup, sweep.metrics)
             if f.exists():
                 try:
-                    done[(p, r)] = json.loads(f.read_text())
-                    continue
+                    rec = json.loads(f.read_text())
                 except (OSError, json.JSONDecodeError):
-                    f.unlink(missing_ok=True)
+                    rec = None
+                if rec is not None and rec.get("key") == key:
+                    done[(p, r)] = rec
+                    continue  # the same run, finished before: skipped
+                f.unlink(missing_ok=True)  # another sweep's run: run it again
             tasks.append((p, r, seeds[r], scenario, sweep.warmup, sweep.metrics))
     skipped = len(done)
     failed: list[str] = []
@@ -355,7 +384,12 @@ def _run_dask(tasks: list, address: str, record: Callable[[dict[str, Any]], None
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise ScenarioError("<command line>", "--dask", f"cannot reach a Dask scheduler at "
+                                f"{address!r} ({exc}); expected an address such as tcp://host:8786, "
+                                f"or 'local'") from None
     try:
         futures = client.map(run_one, tasks, pure=False)
         index = {f.key: t for f, t in zip(futures, tasks)}
@@ -397,20 +431,24 @@ def write_tables(sweep: Sweep, out: Path, done: dict[tuple[int, int], dict[str, 
         row["replications"] = len(recs)
         for m in sweep.metrics:
             st = summarise([rec["metrics"].get(m) for rec in recs])
-            row.update({f"{m}.mean": st["mean"], f"{m}.sd": st["sd"],
+            row.update({f"{m}.n": st["n"], f"{m}.mean": st["mean"], f"{m}.sd": st["sd"],
                         f"{m}.ci95_low": st["ci95_low"], f"{m}.ci95_high": st["ci95_high"]})
         point_rows.append(row)
     run_cols = ["point", "replication", "seed", *keys, *sweep.metrics]
     point_cols = ["point", *keys, "replications"] + [f"{m}.{s}" for m in sweep.metrics
-                                                     for s in ("mean", "sd", "ci95_low", "ci95_high")]
+                                                     for s in ("n", "mean", "sd", "ci95_low", "ci95_high")]
     _write_csv(out / "runs.csv", run_cols, run_rows)
     _write_csv(out / "points.csv", point_cols, point_rows)
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         pkg = version("nova-resize-sim")
-    except PackageNotFoundError:
-        pkg = "unknown"
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        import configparser
+
+        cfg = configparser.ConfigParser()
+        cfg.read(Path(__file__).resolve().parent.parent / "setup.cfg")
+        pkg = cfg.get("metadata", "version", fallback="unknown")
     meta = {"sweep": sweep.describe(), "package_version": pkg,
             "runs": [{"point": p, "replication": r, "seed": done[(p, r)]["seed"],
                       "scenario_hash": done[(p, r)]["scenario_hash"],

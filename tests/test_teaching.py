@@ -59,7 +59,8 @@ def test_step_tells_a_resize_hop_by_hop(tmp_path):
     # the driver's work and resources
     assert "driver: power_off took 12.000000 s (clean shutdown)" in text
     assert "driver: copy_disks took 171.798692 s" in text
-    assert "resources: the new flavor claimed on cmp02, now using" in text
+    assert "resources: the new flavor claimed on cmp02" in text
+    assert "dest cmp02 used/limit: vcpus 2/256, ram_mb 4608/98304, disk_gb 40/1000" in text
     # not a terminal: no pause, no colour codes
     assert "[Enter]" not in text and "\x1b[" not in text
     assert (tmp_path / "sequence.png").exists() and (tmp_path / "sequence.svg").exists()
@@ -112,12 +113,22 @@ def test_timeline_is_valid_trace_event_json(tmp_path):
     assert {"nova-api", "nova-conductor", "nova-scheduler", "nova-compute@cmp01",
             "nova-compute@cmp02", "nova-compute@cmp03"} <= names
     slices = [e for e in events if e["ph"] == "X" and e["args"].get("request") == 2]
-    assert [s["name"] for s in sorted(slices, key=lambda s: s["ts"]) if s["cat"] != "driver"][:4] == [
+    assert [s["name"] for s in sorted(slices, key=lambda s: s["ts"]) if s["cat"] not in ("driver", "user")][:4] == [
         "resize", "migrate_server", "select_destinations", "prep_resize"]
+    assert any(s["cat"] == "user" and s["name"] == "HTTP resize" for s in slices)
+    # every flow arrow starts inside a slice of its track (or Perfetto drops it)
+    tracks = {}
+    for e in events:
+        if e["ph"] == "X":
+            tracks.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for e in events:
+        if e["ph"] == "s":
+            assert any(a <= e["ts"] <= b for a, b in tracks[(e["pid"], e["tid"])]), e
     assert all(s["dur"] >= 0 for s in slices)
     starts = {e["id"] for e in events if e["ph"] == "s"}
     ends = {e["id"] for e in events if e["ph"] == "f"}
     assert starts == ends and len(starts) == 15  # 6 messages handled for request 1, 9 for request 2
+    assert any(e["ph"] == "M" and e["name"] == "thread_name" for e in events)
     assert any(e["ph"] == "C" and e["name"] == "queue" for e in events)
     assert main(["run", str(TEACH / "race.yaml"), "--out", str(tmp_path / "n"), "--quiet", "--no-plots",
                  "--no-timeline"]) == 0
