@@ -155,3 +155,51 @@ def test_paths():
     assert d == {"a": [{"b": 1, "c": {"d": 5}}]}
     with pytest.raises(ValueError):
         parse_path("a..b[")
+
+
+def test_a_changed_sweep_in_the_same_directory_does_not_reuse_old_runs(sweep_file, tmp_path):
+    first = load_sweep(str(sweep_file))
+    run_sweep(first, tmp_path / "s", jobs=1)
+    changed = load_sweep(str(sweep_file), vary={"workload[0].arrival.rate": [0.4, 0.8]})
+    info = run_sweep(changed, tmp_path / "s", jobs=1)
+    assert info["skipped"] == 0 and info["ran"] == 12
+    more_metrics = load_sweep(str(sweep_file), vary={"workload[0].arrival.rate": [0.4, 0.8]},
+                              metrics=["latency.mean", "phases.disk_copy.mean"])
+    info = run_sweep(more_metrics, tmp_path / "s", jobs=1)
+    assert info["ran"] == 12
+    assert ",," not in (tmp_path / "s" / "points.csv").read_text().splitlines()[1]
+
+
+def test_three_varied_keys_and_keys_set_together(tmp_path):
+    out = tmp_path / "three"
+    assert main(["sweep", "--base", str(ROOT / "scenarios/default.yaml"),
+                 "--vary", "workload[0].arrival.rate=0.1,0.4", "--vary", "services.scheduler.workers=1,2",
+                 "--vary", "hosts[0].nic_gbps,hosts[1].nic_gbps=10,25", "--replications", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    meta = json.loads((out / "sweep.json").read_text())
+    assert len(meta["sweep"]["points"]) == 8
+    assert (out / "utilisation.png").exists() and (out / "throughput.png").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--vary", "workload[0].arrival.rate=[1,2"], "cannot read the values"),
+    (["--vary", "seed=1,2"], "each replication sets the run's seed"),
+    (["--vary", "workload[0].arrival.rate=0.1", "--metric", "requests.by_reason.Nope"], "not a metric"),
+    (["--vary", "workload[0].arrival.rate=0.1", "--jobs", "0"], "expected a whole number >= 1"),
+])
+def test_bad_command_line_sweeps(tmp_path, capsys, args, expected):
+    with pytest.raises(SystemExit) if "--jobs" in args else _nothing():
+        code = main(["sweep", "--base", str(ROOT / "scenarios/default.yaml"), *args, "--out", str(tmp_path / "o"),
+                     "--quiet"])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
