@@ -18,6 +18,7 @@ from models.compute import NovaCompute
 from models.conductor import NovaConductor
 from models.database import Database
 from models.driver import LibvirtDriver
+from models.faults import FaultPlan
 from models.network import FLOW_COLUMNS, DiskCopier
 from models.hosts import HostTable
 from models.objects import Flavor, Instance
@@ -86,6 +87,9 @@ class Cloud:
         latency = make_sampler(model.bus.latency)
         rng_bus = streams.stream("bus.latency")
         self.bus = MessageBus(env, (lambda: latency(rng_bus)), recorder)
+        self.faults = FaultPlan(model.faults, streams, self.hosts.names)
+        if self.faults:
+            self.bus.faults = self.faults
         svc = model.services
         self.api = NovaAPI(self, "controller", svc.api.workers, _service_times(svc.api.service_time),
                            streams.stream("services.api"), None)
@@ -297,10 +301,27 @@ class Cloud:
         if self.open == 0:
             self.done.succeed()
 
-    def close_books(self) -> None:
-        """At the end of the run, name what is still open: unconfirmed or in flight."""
+    def close_books(self, stopped_early: bool) -> None:
+        """At the end of the run, name what is still open. Stopped by ``--until``: in
+        flight (or resized, if only its confirm was to come). Stopped because nothing
+        was left to happen: stuck, with the state the instance was left in."""
         for req in self.requests:
+            m = req.target.migration if req.target is not None else None
+            if (not req.settled and not stopped_early and req.status == "resized" and m is not None
+                    and m.request is req and m.status in ("confirming", "reverting")):
+                # the confirm or revert was under way and nothing will finish it
+                req.status, req.reason = "stuck", f"migration {m.status}"
+                req.settled = True
+                continue
             if not req.settled:
                 if not req.ended and req.status != "resized":
-                    req.status = "in_flight"
+                    if stopped_early:
+                        req.status = "in_flight"
+                    else:
+                        inst = req.target
+                        req.status = "stuck"
+                        req.reason = (f"task_state {inst.task_state}" if inst.task_state
+                                      else f"vm_state {inst.vm_state}")
+                        if req.finished is None:
+                            req.stop_clock(self.env.now)
                 req.settled = True

@@ -25,6 +25,14 @@ class ResizeError(Exception):
     """The driver refused the resize (``Unable to resize disk down.``)."""
 
 
+class ProcessExecutionError(Exception):
+    """A command on the host failed (ssh / scp / rsync), as oslo.concurrency raises it."""
+
+
+class LibvirtError(Exception):
+    """libvirt could not start the domain (libvirt.libvirtError)."""
+
+
 class UnexpectedTaskStateError(Exception):
     """``instance.save(expected_task_state=...)`` found another task state."""
 
@@ -136,7 +144,12 @@ class NovaCompute(NovaService):
         self.notify(req, "instance.resize.start")
         # driver.migrate_disk_and_power_off
         if m.new_flavor.root_gb < m.old_flavor.root_gb or m.new_flavor.ephemeral_gb < m.old_flavor.ephemeral_gb:
-            return self._rollback_disk_down(req, ResizeError("Resize error: Unable to resize disk down."))
+            return self._rollback(req, ResizeError("Resize error: Unable to resize disk down."), states.ACTIVE)
+        failure = cloud.faults.copy_failure(m.source, self.env.now) if cloud.faults else None
+        if failure == "host_key_verification":  # ssh mkdir on the destination fails
+            self.struck(req, "copy_fail", reason=failure)
+            error = ProcessExecutionError("Host key verification failed.")
+            return self._rollback(req, error, inst.old_vm_state)
         driver = cloud.driver
         req.enter("power_off", self.env.now)
         self.step(req, "power_off", "start")
@@ -146,8 +159,11 @@ class NovaCompute(NovaService):
                   acpi_requests=result.requests)
         req.enter("disk_copy", self.env.now)
         self.step(req, "copy_disks", "start", to_host=cloud.hosts.names[m.dest], gib=inst.disk_used_gb)
-        seconds = yield from driver.copy_disks(req, inst, m.source, m.dest, m.old_flavor, m.new_flavor)
-        self.step(req, "copy_disks", "end", seconds=round(seconds, 6))
+        fail_at = cloud.faults.rng.random() if failure == "disk_full" else None
+        seconds = yield from driver.copy_disks(req, inst, m.source, m.dest, m.old_flavor, m.new_flavor, fail_at)
+        self.step(req, "copy_disks", "end", seconds=round(seconds, 6), failed=fail_at is not None)
+        if fail_at is not None:
+            return self._copy_failed(req, fail_at)
         req.enter("resize_instance", self.env.now)
         self.save(req, migration_status=states.POST_MIGRATING)
         inst.host = m.dest
@@ -171,19 +187,35 @@ class NovaCompute(NovaService):
         self.notify(req, "compute.exception", error=type(error).__name__)
         cloud.finish(req, "error", type(error).__name__)
 
-    def _rollback_disk_down(self, req: Any, error: ResizeError) -> None:
-        """InstanceFaultRollback: the guest is untouched, the move is abandoned."""
+    def _copy_failed(self, req: Any, fraction: float) -> None:
+        """The copy failed after the power-off (scp / rsync exits non-zero, e.g. the
+        destination's disk is full): the partial copy is removed, the source directory
+        renamed back; the guest stays off on the source; vm_state ERROR."""
         cloud = self.cloud
         m = req.target.migration
-        # Kilo's InstanceFaultRollback handler always restores vm_state ACTIVE
-        self.save(req, vm_state=states.ACTIVE, task_state=None)
+        self.struck(req, "copy_fail", reason="disk_full", fraction=round(fraction, 6))
+        error = ProcessExecutionError("scp exited with 1: No space left on device")
+        self.save(req, vm_state=states.ERROR, migration_status=states.MIGRATION_ERROR)
+        self.save(req, task_state=None)  # @reverts_task_state
+        cloud.hosts.release(m.dest, m.new_flavor, self.env.now)  # the destination's claim goes
+        self.fault(req, error)
+        self.notify(req, "compute.exception", error=type(error).__name__)
+        cloud.finish(req, "error", type(error).__name__)
+
+    def _rollback(self, req: Any, error: Exception, vm_state: str) -> None:
+        """InstanceFaultRollback: the guest is untouched, the move is abandoned (Kilo
+        restores vm_state ACTIVE after a disk shrink; the reference restores the old
+        vm_state after an ssh failure)."""
+        cloud = self.cloud
+        m = req.target.migration
+        self.save(req, vm_state=vm_state, task_state=None)
         self.save(req, migration_status=states.MIGRATION_ERROR)
         # Nova's resource audit drops the destination's claim for a migration in error
         # within a minute; we release it at once (docs/assumptions.md).
         cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
         self.fault(req, error)
-        self.notify(req, "compute.exception", error="ResizeError")
-        cloud.finish(req, "error", "ResizeError")
+        self.notify(req, "compute.exception", error=type(error).__name__)
+        cloud.finish(req, "error", type(error).__name__)
 
     # -- destination: finish_resize -----------------------------------------------------
     def finish_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
@@ -200,6 +232,9 @@ class NovaCompute(NovaService):
         power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_migration", "start", power_on=power_on)
         seconds = yield from cloud.driver.finish_migration(inst, power_on, m.old_flavor, m.new_flavor)
+        if cloud.faults and cloud.faults.boot_failure(self.index, self.env.now):
+            self.step(req, "finish_migration", "end", seconds=round(seconds, 6), failed=True)
+            return self._boot_failed(req)
         inst.power_on = power_on
         self.step(req, "finish_migration", "end", seconds=round(seconds, 6))
         m.finished_at = self.env.now
@@ -209,6 +244,27 @@ class NovaCompute(NovaService):
         self.notify(req, "instance.resize_finish.end")
         if cloud.nova.resize_confirm_window > 0:
             self._auto_confirm_later(m)
+
+    def _boot_failed(self, req: Any) -> None:
+        """finish_resize fails (the domain will not start): the instance takes its old
+        flavor back, vm_state ERROR, migration error; it stays on the destination
+        (instance.host); the source keeps <dir>_resize. The resource audit then counts
+        the old flavor on the destination and drops the source's claim; we apply that
+        at once (docs/assumptions.md)."""
+        cloud = self.cloud
+        inst = req.target
+        m = inst.migration
+        self.struck(req, "boot_fail")
+        error = LibvirtError("internal error: process exited while connecting to monitor")
+        cloud.db.set_flavor(inst, m.old_flavor)
+        inst.power_on = False
+        self.save(req, vm_state=states.ERROR, task_state=None, migration_status=states.MIGRATION_ERROR)
+        cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
+        cloud.hosts.take(m.dest, m.old_flavor, self.env.now)
+        cloud.hosts.release(m.source, m.old_flavor, self.env.now)
+        self.fault(req, error)
+        self.notify(req, "compute.exception", error=type(error).__name__)
+        cloud.finish(req, "error", type(error).__name__)
 
     # -- source: confirm_resize -------------------------------------------------------
     def confirm_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:

@@ -71,8 +71,8 @@ class LibvirtDriver:
         return result
 
     def copy_disks(self, req: Any, instance: Instance, source: int, dest: int, old: Flavor,
-                   new: Flavor) -> Generator[simpy.Event, Any, float]:
-        return (yield from self.copier.copy(req, instance, source, dest, old, new))
+                   new: Flavor, fail_at: float | None = None) -> Generator[simpy.Event, Any, float]:
+        return (yield from self.copier.copy(req, instance, source, dest, old, new, fail_at))
 
     def finish_migration(self, instance: Instance, power_on: bool, old: Flavor | None = None,
                          new: Flavor | None = None) -> Generator[simpy.Event, None, float]:

@@ -122,13 +122,24 @@ class DiskCopier:
         return s != "local" and s == self.storage[dest]
 
     def copy(self, req: Any, inst: Instance, source: int, dest: int, old: Flavor,
-             new: Flavor) -> Generator[simpy.Event, Any, float]:
-        """Copy the instance's disks one after another; return the seconds it took."""
+             new: Flavor, fail_at: float | None = None) -> Generator[simpy.Event, Any, float]:
+        """Copy the instance's disks one after another; return the seconds it took.
+        With ``fail_at`` (a fraction of the bytes), the copy stops there (it failed)."""
         start = self.env.now
         if source == dest or self.shares_storage(source, dest):
             return 0.0
         src, dst = self.host_names[source], self.host_names[dest]
-        for disk in disks_to_copy(inst, old, new):
+        disks = disks_to_copy(inst, old, new)
+        if fail_at is not None:  # copy until the failure: the disks before it, part of one
+            stop = fail_at * sum(d.bytes for d in disks)
+            cut = []
+            for d in disks:
+                if stop <= 0:
+                    break
+                cut.append(Disk(d.name, min(d.bytes, stop)))
+                stop -= d.bytes
+            disks = cut
+        for disk in disks:
             self._flows += 1
             flow_id = self._flows
             self.bytes_copied += disk.bytes

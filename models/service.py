@@ -63,6 +63,9 @@ class NovaService:
         """The handler's own processing time for ``op``."""
         sampler = self.service_times.get(op) or self.service_times["default"]
         t = sampler(self.rng)
+        faults = self.cloud.faults
+        if faults:  # service_slow
+            t *= faults.slow_factor(self.service[len("nova-"):], self.env.now)
         if t > 0:
             yield self.env.timeout(t)
 
@@ -76,6 +79,11 @@ class NovaService:
         self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
                                  "instance_fault", type(error).__name__, message=str(error),
                                  attempt=req.attempt)
+
+    def struck(self, req: Any, kind: str, **extra: Any) -> None:
+        """Record a fault that hit this request here (``event: fault``)."""
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                                 "fault", kind, attempt=req.attempt, **extra)
 
     def step(self, req: Any, name: str, edge: str, **extra: Any) -> None:
         """Mark the start or end of a sub-step inside a handler (driver work)."""

@@ -73,6 +73,9 @@ class MessageBus:
         self._ids = itertools.count(1)
         self.sent = 0
         self.replies_dropped = 0
+        self.lost = 0
+        #: a fault plan with extra_latency(topic, now) and lose(topic, now), or None
+        self.faults: Any = None
 
     def next_id(self) -> int:
         """A fresh message id (also for messages that do not cross the bus, as HTTP)."""
@@ -135,6 +138,17 @@ class MessageBus:
         consumer = self.consumer(msg.topic)
         ctx = msg.ctx
         latency = self.latency()
+        if self.faults is not None:
+            latency += self.faults.extra_latency(msg.topic, self.env.now)
+            if self.faults.lose(msg.topic, self.env.now):
+                self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
+                                   event, msg.method, topic=msg.topic, to_service=consumer.service,
+                                   to_host=consumer.host, msg=msg.id, attempt=ctx.attempt, lost=True)
+                self.recorder.emit(self.env.now, ctx.request, ctx.instance, "broker", None, "fault",
+                                   "message_loss", topic=msg.topic, msg=msg.id, method=msg.method)
+                self.sent += 1
+                self.lost += 1
+                return
         self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
                            event, msg.method, topic=msg.topic, to_service=consumer.service,
                            to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,

@@ -79,10 +79,17 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         stop = cloud.done
         if until is not None:
             stop = env.any_of([cloud.done, env.timeout(until)])
-        env.run(until=stop)
+        try:
+            env.run(until=stop)
+        except RuntimeError as exc:  # nothing left to happen: some requests are stuck
+            if "No scheduled events left" not in str(exc):
+                raise
+        # events still scheduled could have moved the open requests on: they are in
+        # flight; with nothing left to happen, they are stuck
+        stopped_early = env.peek() < float("inf")
         if bar is not None:
             bar.close()
-        cloud.close_books()
+        cloud.close_books(stopped_early)
         for f in (trace_file, sched_file, flows_file):
             if f is not None:
                 f.close()

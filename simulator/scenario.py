@@ -289,6 +289,19 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
                      f"instance {member!r} is already a member of group {loaded.groups[member][0]!r}")
             loaded.groups[member] = (gname, grp.policy)
 
+    topics = {"conductor", "scheduler"} | {f"compute.{h}" for h in host_names}
+    for i, f in enumerate(model.faults):
+        if f.host is not None:
+            known_host(("faults", i, "host"), f.host)
+        if f.topic is not None:
+            try:
+                names = expand_names(f.topic)
+            except ValueError as exc:
+                fail(("faults", i, "topic"), str(exc))
+            for t in names:
+                if t not in topics:
+                    fail(("faults", i, "topic"), f"unknown topic {t!r} (expected conductor, scheduler "
+                         f"or compute.<host>, ranges allowed: compute.cmp[01-04])")
     for i, w in enumerate(model.workload):
         if w.flavor is not None:
             known_flavor(("workload", i, "flavor"), w.flavor)

@@ -319,6 +319,57 @@ class Copy(Strict):
     compression: Optional[Annotated[float, Field(ge=1)]] = None
 
 
+#: fault kinds of the scenario's ``faults:`` list, and those the simulator models so far
+FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
+               "message_loss", "link_down", "copy_fail", "boot_fail")
+MODELLED_FAULTS = ("service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail")
+
+
+class Fault(Strict):
+    """One entry of the fault schedule (reference section 10)."""
+
+    kind: str
+    at: Optional[Seconds] = None
+    duration: Optional[Seconds] = Field(None, alias="for")
+    service: Optional[Literal["api", "conductor", "scheduler", "compute"]] = None
+    host: Optional[str] = None
+    topic: Optional[str] = None
+    probability: Optional[Annotated[float, Field(ge=0, le=1)]] = None
+    factor: Optional[PosFloat] = None
+    extra: Any = None
+    reason: Optional[Literal["host_key_verification", "disk_full"]] = None
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _check_extra(cls, v: Any) -> Any:
+        return None if v is None else _dist(v)
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> "Fault":
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r} (expected one of: {', '.join(FAULT_KINDS)})")
+        if self.kind not in MODELLED_FAULTS:
+            raise ValueError(f"fault kind {self.kind!r} is not modelled yet; modelled: {', '.join(MODELLED_FAULTS)}")
+        need = {"service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
+                "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
+                "boot_fail": ("probability",)}[self.kind]
+        for key in need:
+            if getattr(self, key) is None:
+                raise ValueError(f"a {self.kind} fault needs '{key}'")
+        allowed = set(need) | {"kind", "at", "duration"} | ({"reason", "host"} if self.kind == "copy_fail" else set()) \
+            | ({"host"} if self.kind == "boot_fail" else set())
+        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
+        extra = given - allowed
+        if extra:
+            name = "for" if "duration" in extra else sorted(extra)[0]
+            raise ValueError(f"'{name}' does not apply to a {self.kind} fault")
+        if self.duration is not None and self.at is None:
+            raise ValueError("'for' needs 'at' (the fault's start)")
+        if self.kind == "copy_fail" and self.reason is None:
+            self.reason = "disk_full"
+        return self
+
+
 class Poisson(Strict):
     process: Literal["poisson"]
     rate: PosFloat
@@ -384,6 +435,7 @@ class Scenario(Strict):
     guest: Guest = Field(default_factory=Guest)
     network: Network = Field(default_factory=Network)
     copy_: Copy = Field(default_factory=Copy, alias="copy")
+    faults: list[Fault] = Field(default_factory=list)
     workload: list[WorkloadEntry] = Field(default_factory=list)
 
 

@@ -103,6 +103,17 @@ def offered_per_hour(cloud: Cloud) -> float:
     return rate * 3600.0
 
 
+def fault_stats(cloud: Cloud) -> dict[str, Any]:
+    """What the faults did: how often each struck, and how the instances were left."""
+    insts = cloud.db.instances.values()
+    left = Counter(f"{i.vm_state}/{i.task_state}" for i in insts if i.vm_state == "error" or i.task_state)
+    return {
+        "struck": dict(sorted(cloud.faults.struck.items())),
+        "instances_left": dict(sorted(left.items())),
+        "guests_powered_off": sum(1 for i in insts if not i.power_on and i.vm_state != "stopped"),
+    }
+
+
 def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
                   events: int, until: float | None, warmup: float = 0.0,
                   start: dict[str, tuple[float, float, int, float]] | None = None) -> dict[str, Any]:
@@ -144,7 +155,9 @@ def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
                        if arrivals > 0 else round(offered_per_hour(cloud), 6),
                        "configured_per_hour": round(offered_per_hour(cloud), 6)},
         "services": service_stats(cloud, sim_time, warmup if start is not None else 0.0, start),
-        "bus": {"messages": cloud.bus.sent, "replies_dropped": cloud.bus.replies_dropped},
+        "bus": {"messages": cloud.bus.sent, "replies_dropped": cloud.bus.replies_dropped,
+                "lost": cloud.bus.lost},
+        "faults": fault_stats(cloud),
         "network": network_stats(cloud, sim_time),
         "resources": {"claims": cloud.hosts.claims, "releases": cloud.hosts.releases},
         "sim_time": round(sim_time, 6),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 import simpy
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -55,8 +57,28 @@ def scenarios(draw):
         elif action == "coin":
             entry["confirm_after"], entry["revert"] = 5, 0.5
         workload.append(entry)
+    faults = []
+    for _ in range(draw(st.integers(0, 2))):
+        kind = draw(st.sampled_from(["service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail"]))
+        f = {"kind": kind}
+        if draw(st.booleans()):
+            f["at"], f["for"] = draw(st.sampled_from([0, 5, 40])), draw(st.sampled_from([10, 100]))
+        topic = draw(st.sampled_from(["conductor", "scheduler", "compute.h0"]))
+        if kind == "service_slow":
+            f.update(service=draw(st.sampled_from(["api", "conductor", "scheduler", "compute"])),
+                     factor=draw(st.sampled_from([3, 100])))
+        elif kind == "message_delay":
+            f.update(topic=topic, extra=draw(st.sampled_from([1, 30])))
+        elif kind == "message_loss":
+            f.update(topic=topic, probability=draw(st.sampled_from([0.3, 1.0])))
+        elif kind == "copy_fail":
+            f.update(probability=draw(st.sampled_from([0.5, 1.0])),
+                     reason=draw(st.sampled_from(["disk_full", "host_key_verification"])))
+        else:
+            f.update(probability=draw(st.sampled_from([0.5, 1.0])))
+        faults.append(f)
     return {
-        "name": "random", "seed": draw(st.integers(0, 1000)),
+        "name": "random", "seed": draw(st.integers(0, 1000)), "faults": faults,
         "nova": {"release": draw(st.sampled_from(["kilo", "modern"])),
                  "max_attempts": draw(st.integers(1, 3)),
                  "allow_resize_to_same_host": draw(st.booleans()),
@@ -76,16 +98,23 @@ def scenarios(draw):
 
 
 def limits_hold(cloud):
+    """No host over its limits, but a destination where a guest failed to boot: Nova's
+    resource audit then counts the instance's old flavor there, whatever its limits
+    (a leak Nova has, counted in the summary as an instance left in ERROR)."""
     h = cloud.hosts
     tests = ("ram", "vcpu", "disk") if cloud.modern else cloud.scheduler_config.claim_tests
-    ok = True
+    ok = np.ones(len(h), dtype=bool)
     if "ram" in tests:
-        ok &= bool((h.used_ram_mb + h.reserved_ram_mb <= h.ram_limit_mb).all())
+        ok &= h.used_ram_mb + h.reserved_ram_mb <= h.ram_limit_mb
     if "vcpu" in tests:
-        ok &= bool((h.used_vcpus <= h.vcpu_limit).all())
+        ok &= h.used_vcpus <= h.vcpu_limit
     if "disk" in tests:
-        ok &= bool((h.used_disk_gb + h.reserved_disk_gb <= h.disk_limit_gb + 1e-9).all())
-    return ok
+        ok &= h.used_disk_gb + h.reserved_disk_gb <= h.disk_limit_gb + 1e-9
+    for i in np.flatnonzero(~ok):
+        if not any(inst.host == i and inst.migration is not None and inst.migration.status == "error"
+                   and inst.vm_state == "error" and inst.migration.dest == i for inst in cloud.db.instances.values()):
+            return False
+    return True
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,
@@ -103,16 +132,17 @@ def test_invariants_hold_on_random_clouds(scenario):
     assert limits_hold(cloud) or not (used0 > 0).any()
     cloud.start()
     steps = 0
-    while not cloud.done.processed:
+    while not cloud.done.processed and env.peek() < float("inf"):
         env.step()
         steps += 1
         assert limits_hold(cloud), f"over a limit at t={env.now}"
         assert steps < 200_000
-    cloud.close_books()
+    cloud.close_books(stopped_early=False)
 
     # every request: one final status; the counts add up
     statuses = Counter(r.status for r in cloud.requests)
     assert set(statuses) <= set(REQUEST_STATUSES) and "in_flight" not in statuses
+    assert all(r.settled for r in cloud.requests)
     assert sum(statuses.values()) == cloud.workload.total == len(cloud.requests)
     for r in cloud.requests:
         event(f"{r.status} {r.reason or ''}".strip())
@@ -124,11 +154,17 @@ def test_invariants_hold_on_random_clouds(scenario):
     held = 0
     for inst in cloud.db.instances.values():
         assert 0 <= inst.host < len(h)
-        places = [(inst.host, inst.flavor)]
         m = inst.migration
-        if m is not None and m.status in ("finished", "confirming"):
-            places.append((m.source, m.old_flavor))
+        if m is not None and m.dest >= 0 and m.status in (
+                "pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting"):
+            # a move not over (or left stuck): the source keeps the old flavor, the
+            # destination holds the new one (the resource audit keeps such claims)
+            places = [(m.source, m.old_flavor), (m.dest, m.new_flavor)]
             held += 1
+        elif m is not None and m.status == "reverted":
+            places = [(m.source, m.old_flavor)]
+        else:
+            places = [(inst.host, inst.flavor)]
         for host, f in places:
             expect["ram"][host] += f.ram_mb
             expect["vcpu"][host] += f.vcpus

@@ -1,0 +1,95 @@
+"""The scenario's fault schedule, as the services and the bus consult it.
+
+Each fault is active from ``at`` for ``for`` seconds (no ``at``: the whole run).
+The kinds modelled so far (reference section 10):
+
+- ``service_slow``: a service's processing times × ``factor``;
+- ``message_delay``: messages to the matching topics take ``extra`` seconds more;
+- ``message_loss``: a message to the matching topics is lost with ``probability``
+  (a lost call times out in its caller; a lost cast leaves its request stuck);
+- ``copy_fail``: a disk copy fails with ``probability``: ``host_key_verification`` before
+  the guest is touched (rollback), ``disk_full`` part-way through the copy, after the
+  power-off (the guest stays off on the source, vm_state ERROR);
+- ``boot_fail``: ``finish_resize`` cannot start the guest with ``probability`` (vm_state
+  ERROR on the destination, the old flavor back).
+
+Every fault that strikes is recorded in the trace (``event: fault``) and counted.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from simulator.distributions import make_sampler
+from simulator.names import expand_names
+from simulator.random_streams import RandomStreams
+
+
+class FaultPlan:
+    """When and where each fault applies, and the draws that decide them."""
+
+    def __init__(self, faults: list[Any], streams: RandomStreams, host_names: list[str]):
+        self.faults = faults
+        self.rng: random.Random = streams.stream("faults")
+        self.host_names = host_names
+        self.struck: Counter[str] = Counter()
+        self.topics: list[set[str] | None] = [set(expand_names(f.topic)) if f.topic else None for f in faults]
+        self.extra = [make_sampler(f.extra) if f.extra is not None else None for f in faults]
+
+    def __bool__(self) -> bool:
+        return bool(self.faults)
+
+    @staticmethod
+    def _active(f: Any, now: float) -> bool:
+        if f.at is None:
+            return True
+        if now < f.at:
+            return False
+        return f.duration is None or now < f.at + f.duration
+
+    def _matching(self, kind: str, now: float) -> list[int]:
+        return [i for i, f in enumerate(self.faults) if f.kind == kind and self._active(f, now)]
+
+    def slow_factor(self, service: str, now: float) -> float:
+        """service_slow: the factor on ``service``'s processing time now (1: none)."""
+        factor = 1.0
+        for i in self._matching("service_slow", now):
+            if self.faults[i].service == service:
+                factor *= self.faults[i].factor
+        return factor
+
+    def extra_latency(self, topic: str, now: float) -> float:
+        """message_delay: seconds added to a message to ``topic`` now."""
+        extra = 0.0
+        for i in self._matching("message_delay", now):
+            if topic in self.topics[i]:
+                extra += self.extra[i](self.rng)
+                self.struck["message_delay"] += 1
+        return extra
+
+    def lose(self, topic: str, now: float) -> bool:
+        """message_loss: whether a message to ``topic`` is lost now."""
+        for i in self._matching("message_loss", now):
+            if topic in self.topics[i] and self.rng.random() < self.faults[i].probability:
+                self.struck["message_loss"] += 1
+                return True
+        return False
+
+    def copy_failure(self, source: int, now: float) -> str | None:
+        """copy_fail: the reason a copy from ``source`` fails now, or None."""
+        for i in self._matching("copy_fail", now):
+            f = self.faults[i]
+            if (f.host is None or f.host == self.host_names[source]) and self.rng.random() < f.probability:
+                self.struck["copy_fail"] += 1
+                return f.reason
+        return None
+
+    def boot_failure(self, dest: int, now: float) -> bool:
+        """boot_fail: whether the guest fails to start on ``dest`` now."""
+        for i in self._matching("boot_fail", now):
+            f = self.faults[i]
+            if (f.host is None or f.host == self.host_names[dest]) and self.rng.random() < f.probability:
+                self.struck["boot_fail"] += 1
+                return True
+        return False

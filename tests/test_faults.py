@@ -1,0 +1,117 @@
+"""The fault kinds modelled so far, each ending as the reference's section 10 says."""
+from __future__ import annotations
+
+import pytest
+
+import simulator
+from tests.conftest import GIB, events_of, tiny
+
+
+def states(result, req=1):
+    return [(r["vm_state"], r["task_state"], r["migration_status"]) for r in events_of(result.trace, req, "state")]
+
+
+def notes(result, req=1):
+    return [r["name"] for r in events_of(result.trace, req, "notification")]
+
+
+def test_copy_fails_before_power_off_when_ssh_to_the_destination_fails():
+    """Host key verification failed: rollback, the guest untouched, vm_state back,
+    task_state None, migration error, a fault; the destination's claim goes."""
+    result = simulator.run(tiny(faults=[{"kind": "copy_fail", "probability": 1.0,
+                                         "reason": "host_key_verification"}]))
+    row = result.request(1)
+    assert (row["status"], row["reason"], row["power_off"], row["disk_copy"]) == \
+        ("error", "ProcessExecutionError", 0, 0)
+    assert states(result)[-2:] == [("active", None, "migrating"), ("active", None, "error")]
+    assert notes(result)[-2:] == ["instance.resize.start", "compute.exception"]
+    assert [r["name"] for r in events_of(result.trace, 1, "fault")] == ["copy_fail"]
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}
+    assert result.summary["faults"]["guests_powered_off"] == 0
+
+
+def test_copy_fails_after_power_off_when_the_destination_disk_is_full():
+    """The guest stays off on the source, vm_state ERROR, task_state None, migration
+    error; instance.resize.start was sent but no .end; the destination's claim goes."""
+    result = simulator.run(tiny(faults=[{"kind": "copy_fail", "probability": 1.0, "reason": "disk_full"}]))
+    row = result.request(1)
+    assert (row["status"], row["reason"], row["power_off"]) == ("error", "ProcessExecutionError", 12.0)
+    full = 20 * GIB * 8 / 1e9
+    assert 0 < row["disk_copy"] < full
+    fault = events_of(result.trace, 1, "fault")[0]
+    assert row["disk_copy"] == pytest.approx(full * fault["fraction"], rel=1e-5)
+    assert states(result)[-2:] == [("error", "resize_migrating", "error"), ("error", None, "error")]
+    assert "instance.resize.end" not in notes(result) and notes(result)[-1] == "compute.exception"
+    last = events_of(result.trace, 1, "state")[-1]
+    assert last["instance_host"] == "cmp1"
+    assert result.summary["faults"]["guests_powered_off"] == 1
+    assert result.summary["faults"]["instances_left"] == {"error/None": 1}
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}
+
+
+def test_the_guest_does_not_start_on_the_destination():
+    """finish_resize fails: the old flavor back, vm_state ERROR, migration error, the
+    instance on the destination; resize_finish.start without .end."""
+    result = simulator.run(tiny(faults=[{"kind": "boot_fail", "probability": 1.0}]))
+    row = result.request(1)
+    assert (row["status"], row["reason"]) == ("error", "LibvirtError")
+    assert states(result)[-1] == ("error", None, "error")
+    last = events_of(result.trace, 1, "state")[-1]
+    assert last["instance_host"] == "cmp2"
+    assert notes(result)[-2:] == ["instance.resize_finish.start", "compute.exception"]
+    # the resource audit's view: the old flavor on the destination, nothing on the source
+    assert result.summary["faults"]["struck"] == {"boot_fail": 1}
+
+
+def test_a_slow_conductor_makes_the_api_give_up():
+    s = tiny(faults=[{"kind": "service_slow", "service": "conductor", "factor": 5000, "at": 0, "for": 600}])
+    row = simulator.run(s).request(1)
+    # the conductor's 0.02 s becomes 100 s: the API's call times out after 60 s
+    assert (row["status"], row["reason"], row["http_status"]) == ("resized", "MessagingTimeout", 500)
+    assert row["conductor"] == pytest.approx(0.001 + 100 + 0.001)
+    s["faults"][0]["at"] = 50  # after the request: no effect
+    assert simulator.run(s).request(1)["http_status"] == 202
+
+
+def test_delayed_messages_to_a_compute_host():
+    s = tiny(faults=[{"kind": "message_delay", "topic": "compute.cmp[1-2]", "extra": 2.0}])
+    row = simulator.run(s).request(1)
+    # prep_resize, resize_instance and finish_resize each take 2 s more in transit
+    assert row["prep_resize"] == pytest.approx(2.011)
+    assert row["resize_instance"] == pytest.approx(2.011)
+    assert row["finish_resize"] == pytest.approx(32.011)
+
+
+def test_a_lost_cast_leaves_the_request_stuck_and_the_run_ends():
+    result = simulator.run(tiny(faults=[{"kind": "message_loss", "topic": "compute.cmp1", "probability": 1.0}]))
+    row = result.request(1)
+    # resize_instance to the source (cmp1) is lost: the instance stays in resize_prep
+    assert (row["status"], row["reason"]) == ("stuck", "task_state resize_prep")
+    assert result.summary["bus"]["lost"] == 1
+    lost = events_of(result.trace, 1, "fault")
+    assert [(r["name"], r["method"]) for r in lost] == [("message_loss", "resize_instance")]
+    assert result.summary["faults"]["instances_left"] == {"active/resize_prep": 1}
+
+
+def test_a_lost_call_times_out_in_its_caller():
+    s = tiny(faults=[{"kind": "message_loss", "topic": "scheduler", "probability": 1.0}])
+    row = simulator.run(s).request(1)
+    # Kilo: the conductor retries select_destinations max_attempts times, then the
+    # MessagingTimeout escapes leaving resize_prep; the API has answered 500
+    assert (row["status"], row["reason"], row["http_status"]) == ("stuck", "MessagingTimeout", 500)
+
+
+def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
+    s = tiny(faults=[{"kind": "boot_fail", "probability": 1.0, "at": 1000, "for": 10}])
+    assert simulator.run(s).request(1)["status"] == "resized"
+    from simulator.cli import main
+    import yaml
+
+    for fault, expected in (({"kind": "copy_fail", "probability": 2}, "faults[0].probability"),
+                            ({"kind": "message_loss", "topic": "compute.cmp9", "probability": 1},
+                             "unknown topic 'compute.cmp9'"),
+                            ({"kind": "compute_crash", "host": "cmp1"}, "is not modelled yet")):
+        p = tmp_path / "f.yaml"
+        p.write_text(yaml.safe_dump(tiny(faults=[fault])))
+        assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
+        assert expected in capsys.readouterr().err
