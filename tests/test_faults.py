@@ -115,3 +115,26 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
         p.write_text(yaml.safe_dump(tiny(faults=[fault])))
         assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
         assert expected in capsys.readouterr().err
+
+
+def test_a_lost_confirm_leaves_the_request_stuck_confirming():
+    s = tiny(faults=[{"kind": "message_loss", "topic": "compute.cmp1", "probability": 1.0, "at": 100}])
+    s["workload"][0]["confirm_after"] = 10
+    result = simulator.run(s)
+    row = result.request(1)
+    # VERIFY_RESIZE at 224 s; the confirm_resize cast to the source (cmp1) is lost
+    assert (row["status"], row["reason"]) == ("stuck", "migration confirming")
+    assert row["latency"] == pytest.approx(214.00469184)
+
+
+def test_the_fault_scenarios_end_as_their_comments_say():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "scenarios" / "faults"
+    by = {p.stem: simulator.run(str(p)).summary for p in root.glob("*.yaml")}
+    assert by["copy-fail-disk-full"]["requests"]["by_reason"] == {"ProcessExecutionError": 1}
+    assert by["copy-fail-disk-full"]["faults"]["guests_powered_off"] == 1
+    assert by["boot-fail"]["faults"]["instances_left"] == {"error/None": 1}
+    assert by["service-slow"]["requests"]["by_reason"] == {"MessagingTimeout": 6}
+    assert by["message-loss"]["requests"]["by_status"]["stuck"] >= 1
+    assert by["message-delay"]["faults"]["struck"]["message_delay"] > 0
