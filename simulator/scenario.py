@@ -264,19 +264,21 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
                 tuple(hints.same_host) if hints else (), tuple(hints.different_host) if hints else (),
                 eph, g.config_drive_mb))
 
+    def known_names(loc: tuple[Any, ...], pattern: str, known: set[str], what: str) -> list[str]:
+        """The names a pattern (``vm[1-3]``) stands for, each one of ``known``."""
+        try:
+            names = expand_names(pattern)
+        except ValueError as exc:
+            fail(loc, str(exc))
+        for t in names:
+            if t not in known:
+                hint = difflib.get_close_matches(t, sorted(known), n=1)
+                fail(loc, f"unknown {what} {t!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        return names
+
     def known_instances(loc: tuple[Any, ...], patterns: list[str]) -> list[str]:
-        out = []
-        for k, pattern in enumerate(patterns):
-            try:
-                names = expand_names(pattern)
-            except ValueError as exc:
-                fail(loc + (k,), str(exc))
-            for t in names:
-                if t not in inst_names:
-                    hint = difflib.get_close_matches(t, sorted(inst_names), n=1)
-                    fail(loc + (k,), f"unknown instance {t!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-            out.extend(names)
-        return out
+        return [n for k, pattern in enumerate(patterns)
+                for n in known_names(loc + (k,), pattern, inst_names, "instance")]
 
     for i, g in enumerate(model.instances):
         if g.scheduler_hints is not None:
@@ -294,29 +296,15 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
         if f.host is not None:
             known_host(("faults", i, "host"), f.host)
         if f.topic is not None:
-            try:
-                names = expand_names(f.topic)
-            except ValueError as exc:
-                fail(("faults", i, "topic"), str(exc))
-            for t in names:
-                if t not in topics:
-                    fail(("faults", i, "topic"), f"unknown topic {t!r} (expected conductor, scheduler "
-                         f"or compute.<host>, ranges allowed: compute.cmp[01-04])")
+            known_names(("faults", i, "topic"), f.topic, topics,
+                        "topic (expected conductor, scheduler or compute.<host>, ranges allowed)")
     for i, w in enumerate(model.workload):
         if w.flavor is not None:
             known_flavor(("workload", i, "flavor"), w.flavor)
         if w.host is not None:
             known_host(("workload", i, "host"), w.host)
         if w.instance is not None:
-            try:
-                targets = expand_names(w.instance)
-            except ValueError as exc:
-                fail(("workload", i, "instance"), str(exc))
-            for t in targets:
-                if t not in inst_names:
-                    hint = difflib.get_close_matches(t, sorted(inst_names), n=1)
-                    fail(("workload", i, "instance"), f"unknown instance {t!r}"
-                         + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            known_names(("workload", i, "instance"), w.instance, inst_names, "instance")
         elif not inst_names:
             fail(("workload", i), "the workload targets instances but the scenario declares none")
     return loaded
