@@ -264,7 +264,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
                 tuple(hints.same_host) if hints else (), tuple(hints.different_host) if hints else (),
                 eph, g.config_drive_mb))
 
-    def known_names(loc: tuple[Any, ...], pattern: str, known: set[str], what: str) -> list[str]:
+    def known_names(loc: tuple[Any, ...], pattern: str, known: set[str], what: str,
+                    expected: str = "") -> list[str]:
         """The names a pattern (``vm[1-3]``) stands for, each one of ``known``."""
         try:
             names = expand_names(pattern)
@@ -273,7 +274,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
         for t in names:
             if t not in known:
                 hint = difflib.get_close_matches(t, sorted(known), n=1)
-                fail(loc, f"unknown {what} {t!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                fail(loc, f"unknown {what} {t!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                     + (f"; expected {expected}" if expected else ""))
         return names
 
     def known_instances(loc: tuple[Any, ...], patterns: list[str]) -> list[str]:
@@ -296,8 +298,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
         if f.host is not None:
             known_host(("faults", i, "host"), f.host)
         if f.topic is not None:
-            known_names(("faults", i, "topic"), f.topic, topics,
-                        "topic (expected conductor, scheduler or compute.<host>, ranges allowed)")
+            known_names(("faults", i, "topic"), f.topic, topics, "topic",
+                        "conductor, scheduler or compute.<host> (ranges allowed: compute.cmp[01-04])")
     for i, w in enumerate(model.workload):
         if w.flavor is not None:
             known_flavor(("workload", i, "flavor"), w.flavor)
