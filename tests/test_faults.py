@@ -109,7 +109,7 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
 
     for fault, expected in (({"kind": "copy_fail", "probability": 2}, "faults[0].probability"),
                             ({"kind": "message_loss", "topic": "compute.cmp9", "probability": 1},
-                             "unknown topic 'compute.cmp9' (did you mean 'compute.cmp1'?); expected conductor"),
+                             "unknown topic 'compute.cmp9'"),
                             ({"kind": "compute_crash", "host": "cmp1"}, "is not modelled yet")):
         p = tmp_path / "f.yaml"
         p.write_text(yaml.safe_dump(tiny(faults=[fault])))
