@@ -18,6 +18,7 @@ from models.compute import NovaCompute
 from models.conductor import NovaConductor
 from models.database import Database
 from models.driver import LibvirtDriver
+from models.crashes import Crashes
 from models.faults import FaultPlan
 from models.network import FLOW_COLUMNS, DiskCopier
 from models.hosts import HostTable
@@ -123,9 +124,13 @@ class Cloud:
                                     rng_shutdown=streams.stream("guest.shutdown"),
                                     rng_boot=streams.stream("guest.boot"))
         self._place_instances()
+        self.crashes = Crashes(self)
         self.workload = Workload(self, model.workload)
         self.requests: list[Request] = []
         self.open = self.workload.total
+        #: background effects still to come that no request waits for (a resource
+        #: audit's release after a crash): the run waits for them too
+        self.pending = 0
         self.done = env.event()
         self.on_settle: Callable[[Request], None] | None = None
         if self.open == 0:
@@ -197,6 +202,7 @@ class Cloud:
         return spec
 
     def start(self) -> None:
+        self.crashes.start()
         self.workload.start()
 
     # -- the requests' book ------------------------------------------------------------
@@ -298,7 +304,17 @@ class Cloud:
         self.open -= 1
         if self.on_settle is not None:
             self.on_settle(req)
-        if self.open == 0:
+        self._maybe_done()
+
+    def hold(self) -> None:
+        self.pending += 1
+
+    def unhold(self) -> None:
+        self.pending -= 1
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        if self.open == 0 and self.pending == 0 and not self.done.triggered:
             self.done.succeed()
 
     def close_books(self, stopped_early: bool) -> None:
@@ -320,8 +336,11 @@ class Cloud:
                     else:
                         inst = req.target
                         req.status = "stuck"
-                        req.reason = (f"task_state {inst.task_state}" if inst.task_state
-                                      else f"vm_state {inst.vm_state}")
+                        if req.source is None:  # nova-api never took it (down for good)
+                            req.reason = "never handled by nova-api"
+                        elif req.reason is None or not inst.task_state:
+                            req.reason = (f"task_state {inst.task_state}" if inst.task_state
+                                          else f"vm_state {inst.vm_state}")
                         if req.finished is None:
                             req.stop_clock(self.env.now)
                 req.settled = True

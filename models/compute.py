@@ -18,7 +18,8 @@ import simpy
 from models import states
 from models.hosts import ComputeResourcesUnavailable
 from models.service import NovaService
-from simulator.bus import Message
+from models.scheduler import NoValidHost
+from simulator.bus import Message, MessagingTimeout
 
 
 class ResizeError(Exception):
@@ -99,7 +100,7 @@ class NovaCompute(NovaService):
                 yield cloud.bus.call(self.who, "conductor", "migrate_server", msg.args, req,
                                      timeout=cloud.nova.rpc_response_timeout)
                 rescheduled = True
-            except Exception as exc:  # MaxRetriesExceeded, NoValidHost, MessagingTimeout
+            except (NoValidHost, MessagingTimeout) as exc:  # MaxRetriesExceeded is a NoValidHost
                 self.fault(req, exc)
                 self.notify(req, "instance.resize.error", error=type(exc).__name__)
                 reason = type(exc).__name__

@@ -11,7 +11,12 @@ The kinds modelled so far (reference section 10):
   the guest is touched (rollback), ``disk_full`` part-way through the copy, after the
   power-off (the guest stays off on the source, vm_state ERROR);
 - ``boot_fail``: ``finish_resize`` cannot start the guest with ``probability`` (vm_state
-  ERROR on the destination, the old flavor back).
+  ERROR on the destination, the old flavor back);
+- ``compute_crash``: a host's nova-compute stops at ``at`` (handlers in progress are
+  lost, casts wait in its queue) and restarts ``restart_after`` later (``init_host``
+  first); the scheduler sees it down only ``service_down_time`` after its last report;
+- ``service_down``: nova-api, nova-conductor or nova-scheduler stops at ``at`` and
+  restarts after ``for``.
 
 Every fault that strikes is recorded in the trace (``event: fault``) and counted.
 """

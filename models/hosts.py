@@ -71,6 +71,8 @@ class HostTable:
         self.disk_limit_gb = self.disk_gb * disk_allocation_ratio
         self.claims = 0
         self.releases = 0
+        #: claims no record will ever release (orphaned by a crash): (host, flavor)
+        self.leaked: list[tuple[int, Flavor]] = []
 
     def __len__(self) -> int:
         return len(self.names)

@@ -152,7 +152,16 @@ class DiskCopier:
                     uses.append((self.bandwidth.resource(host, bps), self.compression))
             t0 = self.env.now
             if self.shared:
-                yield self.bandwidth.transfer(wire, uses, cap=self.stream_bps, latency=route.latency)
+                done = self.bandwidth.transfer(wire, uses, cap=self.stream_bps, latency=route.latency)
+                try:
+                    yield done
+                except simpy.Interrupt:  # the copying process died: the flow stops
+                    moved = self.bandwidth.abort(done) * self.compression
+                    if self.rows is not None:
+                        self.rows.add((flow_id, req.request, inst.name, disk.name, src, dst, int(moved),
+                                       round(t0, 6), round(self.env.now, 6), None, self.transport,
+                                       route.describe()))
+                    raise
             else:
                 yield self.env.timeout(route.latency + wire / self._alone_rate(uses))
             t1 = self.env.now

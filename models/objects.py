@@ -27,7 +27,7 @@ class Migration:
     """A Migration record: created by the destination's resize claim (Kilo)."""
 
     __slots__ = ("id", "instance", "source", "dest", "old_flavor", "new_flavor", "status",
-                 "finished_at", "request")
+                 "finished_at", "request", "dest_released")
 
     def __init__(self, id: int, instance: "Instance", source: int, dest: int,
                  old_flavor: Flavor, new_flavor: Flavor, request: object):
@@ -40,6 +40,8 @@ class Migration:
         self.status = states.PRE_MIGRATING
         self.finished_at: float | None = None
         self.request = request
+        #: a resource audit dropped the destination's claim of this (stale) move
+        self.dest_released = False
 
 
 class Instance:

@@ -57,10 +57,13 @@ class NovaScheduler(NovaService):
             req.explain.append((req.attempt, msg.worker, self.env.now, sel.filters, sel, sel.removed))
         self.notify(req, "scheduler.select_destinations.end")
         req.enter("conductor", self.env.now)
-        drop = None
-        if cloud.modern:  # the caller gave up: its rollback removes the allocation
+        drop = orphan = None
+        if cloud.modern:
+            # the caller gave up: its rollback removes the allocation; the caller is
+            # gone (crashed): the allocation is orphaned, a leak Nova has
             drop = (lambda: cloud.hosts.release(sel.host, spec.flavor, self.env.now))
-        cloud.bus.reply(msg, self.who, value=sel, on_drop=drop)
+            orphan = (lambda: cloud.hosts.leaked.append((sel.host, spec.flavor)))
+        cloud.bus.reply(msg, self.who, value=sel, on_drop=drop, on_orphan=orphan)
 
     def _log(self, req: Any, worker: int, filters: list, sel: Any) -> None:
         """Rows of scheduling.csv: each filter's verdict (hosts in, hosts out), each

@@ -119,6 +119,7 @@ class BandwidthModel:
         self._due: list[tuple[float, int, Flow, int]] = []
         self._seq = itertools.count()
         self._wake_at = math.inf
+        self._by_event: dict[simpy.Event, Flow] = {}
 
     def resource(self, name: str, capacity: float) -> Resource:
         """The resource called ``name``, created with ``capacity`` on first use."""
@@ -140,6 +141,7 @@ class BandwidthModel:
         if not uses_map:
             raise ValueError("a flow must cross at least one finite resource or have a cap")
         flow = Flow(next(self._ids), size, uses_map, done, tag)
+        self._by_event[done] = flow
         if size <= EPS_BYTES:
             flow.started = flow.finished = self.env.now
             done.succeed(flow)
@@ -151,7 +153,32 @@ class BandwidthModel:
         return done
 
     # -- internals ---------------------------------------------------------------------
+    def abort(self, done: simpy.Event) -> float:
+        """Stop a flow where it is (its process is gone); return the bytes it moved.
+        Its rates' component is updated; its event never fires."""
+        flow = self._by_event.pop(done, None)
+        if flow is None or flow.finished is not None:
+            return 0.0
+        now = self.env.now
+        flow.finished = now
+        flow.version += 1  # its finish entry goes stale
+        if flow.started is None:  # still in its latency: it never started
+            return 0.0
+        flow.moved += flow.rate * (now - flow.last)
+        self.active.discard(flow)
+        for r, w in flow.uses.items():
+            r.bytes += flow.moved * w
+            r.demand -= w * flow.bound
+            del r.flows[flow]
+            if not r.flows:
+                r._set_load(now, 0.0)
+        self._update(self._component(flow.uses))
+        self._arm()
+        return flow.moved
+
     def _start(self, flow: Flow) -> None:
+        if flow.finished is not None:  # aborted during its latency
+            return
         now = self.env.now
         flow.started = now
         flow.last = now
@@ -194,6 +221,7 @@ class BandwidthModel:
                 r._set_load(now, 0.0)
         self._update(self._component(touched))
         for f in ended:
+            self._by_event.pop(f.done, None)
             f.done.succeed(f)
         self._arm()
 

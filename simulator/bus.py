@@ -117,10 +117,12 @@ class MessageBus:
 
     def reply(self, msg: Message, sender: tuple[str, str | None], value: Any = None,
               error: BaseException | None = None,
-              on_drop: Callable[[], None] | None = None) -> None:
+              on_drop: Callable[[], None] | None = None,
+              on_orphan: Callable[[], None] | None = None) -> None:
         """The callee answers ``msg``: a value, or the exception it raised.
 
-        ``on_drop`` runs if the caller had already given up (the reply is dropped).
+        ``on_drop`` runs if the caller had already given up (the reply is dropped);
+        ``on_orphan`` if the caller is gone (it crashed while waiting).
         """
         if msg.reply_event is None:
             raise ValueError("only a call can be replied to")
@@ -132,7 +134,7 @@ class MessageBus:
                            attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
         self.sent += 1
         ev = self.env.timeout(latency)
-        ev.callbacks.append(partial(self._answer, msg, value, error, on_drop))
+        ev.callbacks.append(partial(self._answer, msg, value, error, on_drop, on_orphan))
 
     def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
         consumer = self.consumer(msg.topic)
@@ -162,14 +164,18 @@ class MessageBus:
         consumer.deliver(msg)
 
     def _answer(self, msg: Message, value: Any, error: BaseException | None,
-                on_drop: Callable[[], None] | None, _ev: simpy.Event) -> None:
+                on_drop: Callable[[], None] | None, on_orphan: Callable[[], None] | None,
+                _ev: simpy.Event) -> None:
         reply = msg.reply_event
         if reply.triggered:
             self.replies_dropped += 1
             if on_drop is not None:
                 on_drop()
             return
+        if not reply.callbacks and on_orphan is not None:  # nobody waits any more
+            on_orphan()
         if error is not None:
+            reply.defused = True  # the caller may be gone (crashed): not an error of ours
             reply.fail(error)
         else:
             reply.succeed(value)
@@ -177,5 +183,6 @@ class MessageBus:
     def _expire(self, msg: Message, timeout: float, _ev: simpy.Event) -> None:
         reply = msg.reply_event
         if not reply.triggered:
+            reply.defused = True
             reply.fail(MessagingTimeout(
                 f"Timed out waiting for a reply to message ID {msg.id} ({msg.method}, {timeout:g} s)"))

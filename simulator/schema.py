@@ -151,6 +151,10 @@ class Nova(Strict):
     host_subset_size: PosInt = 1
     periodic_interval: PosSeconds = 60.0
     periodic_fuzzy_delay: Seconds = 60.0
+    #: nova-compute reports every report_interval; a service is down once its last
+    #: report is older than service_down_time (ComputeFilter)
+    report_interval: PosSeconds = 10.0
+    service_down_time: PosSeconds = 60.0
 
     @field_validator("scheduler_default_filters")
     @classmethod
@@ -322,7 +326,8 @@ class Copy(Strict):
 #: fault kinds of the scenario's ``faults:`` list, and those the simulator models so far
 FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
                "message_loss", "link_down", "copy_fail", "boot_fail")
-MODELLED_FAULTS = ("service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail")
+MODELLED_FAULTS = ("compute_crash", "service_down", "service_slow", "message_delay", "message_loss",
+                   "copy_fail", "boot_fail")
 
 
 class Fault(Strict):
@@ -338,6 +343,7 @@ class Fault(Strict):
     factor: Optional[PosFloat] = None
     extra: Any = None
     reason: Optional[Literal["host_key_verification", "disk_full"]] = None
+    restart_after: Optional[Seconds] = None
 
     @field_validator("extra", mode="before")
     @classmethod
@@ -350,7 +356,8 @@ class Fault(Strict):
             raise ValueError(f"unknown fault kind {self.kind!r} (expected one of: {', '.join(FAULT_KINDS)})")
         if self.kind not in MODELLED_FAULTS:
             raise ValueError(f"fault kind {self.kind!r} is not modelled yet; modelled: {', '.join(MODELLED_FAULTS)}")
-        need = {"service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
+        need = {"compute_crash": ("host", "at"), "service_down": ("service", "at"),
+                "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
                 "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
                 "boot_fail": ("probability",)}[self.kind]
         for key in need:
@@ -358,6 +365,10 @@ class Fault(Strict):
                 raise ValueError(f"a {self.kind} fault needs '{key}'")
         allowed = set(need) | {"kind", "at", "duration"} | ({"reason", "host"} if self.kind == "copy_fail" else set()) \
             | ({"host"} if self.kind == "boot_fail" else set())
+        if self.kind == "compute_crash":
+            allowed = (allowed | {"restart_after"}) - {"duration"}
+        if self.kind == "service_down" and self.service == "compute":
+            raise ValueError("a down nova-compute is a compute_crash of its host")
         given = {k for k in self.model_fields_set if getattr(self, k) is not None}
         extra = given - allowed
         if extra:

@@ -107,8 +107,12 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
     """What the faults did: how often each struck, and how the instances were left."""
     insts = cloud.db.instances.values()
     left = Counter(f"{i.vm_state}/{i.task_state}" for i in insts if i.vm_state == "error" or i.task_state)
+    stale = sum(1 for i in insts if i.migration is not None and i.migration.dest >= 0
+                and not i.migration.dest_released and i.task_state is None and i.vm_state != "resized"
+                and i.migration.status in ("pre-migrating", "migrating", "post-migrating"))
     return {
         "struck": dict(sorted(cloud.faults.struck.items())),
+        "claims_leaked": stale + len(cloud.hosts.leaked),
         "instances_left": dict(sorted(left.items())),
         "guests_powered_off": sum(1 for i in insts if not i.power_on and i.vm_state != "stopped"),
     }

@@ -33,12 +33,16 @@ class WorkerPool:
         self.waits = Tally()
         #: (time, queue length) at every change, when a timeline asks for it
         self.depth_series: list[tuple[float, int]] | None = None
+        #: a stopped pool keeps its queue but starts nothing (the process is down)
+        self.stopped = False
+        self._running: dict[int, simpy.Process] = {}
+        self.lost = 0
 
     def submit(self, job: Any) -> None:
         """Hand a job to a free worker, or queue it behind the others."""
         job.enqueued_at = self.env.now
         job.behind = len(self.queue)
-        if self._free:
+        if self._free and not self.stopped:
             self._start(job, self._free.popleft())
         else:
             self.queue.append(job)
@@ -55,15 +59,34 @@ class WorkerPool:
         job.worker = worker
         self.waits.add(job.wait)
         self.busy.add(now, 1)
-        self.env.process(self._run(job, worker))
+        self._running[worker] = self.env.process(self._run(job, worker))
+
+    def stop(self) -> None:
+        """The process crashes: handlers in progress are lost (their messages were
+        acknowledged before handling), queued messages stay, nothing new starts."""
+        self.stopped = True
+        for proc in list(self._running.values()):
+            if proc.is_alive:
+                proc.interrupt("crash")
+
+    def start(self) -> None:
+        """The process is back: it consumes its queue again, in order."""
+        self.stopped = False
+        while self._free and self.queue:
+            job = self.queue.popleft()
+            self.queued.set(self.env.now, len(self.queue))
+            self._start(job, self._free.popleft())
 
     def _run(self, job: Any, worker: int) -> Generator[Any, Any, None]:
         try:
             yield from self.handler(job, worker)
+        except simpy.Interrupt:
+            self.lost += 1
         finally:
             now = self.env.now
+            self._running.pop(worker, None)
             self.busy.add(now, -1)
-            if self.queue:
+            if self.queue and not self.stopped:
                 nxt = self.queue.popleft()
                 self.queued.set(now, len(self.queue))
                 if self.depth_series is not None:

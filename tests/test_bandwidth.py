@@ -136,3 +136,24 @@ def test_utilisation_and_latency():
     assert env.now == pytest.approx(7.0)  # 2 s latency then 5 s
     env.run(until=10)
     assert link.utilisation(10) == pytest.approx(0.5) and link.peak == pytest.approx(100)
+
+
+def test_an_aborted_flow_frees_its_share_at_once():
+    """f1 and f2 share L (100 B/s); f1 is aborted at 2 s (it moved 100 B): f2 (1000 B,
+    100 moved) runs alone from then: 900 B more at 100 B/s → ends at 11 s."""
+    env = simpy.Environment()
+    bw = BandwidthModel(env)
+    link = bw.resource("L", 100)
+    first = bw.transfer(1000, [(link, 1)])
+    second = bw.transfer(1000, [(link, 1)])
+    ends = {}
+
+    def stop():
+        yield env.timeout(2)
+        ends["moved"] = bw.abort(first)
+
+    env.process(stop())
+    second.callbacks.append(lambda ev: ends.setdefault("f2", env.now))
+    env.run()
+    assert ends == {"moved": pytest.approx(100.0), "f2": pytest.approx(11.0)}
+    assert not first.triggered

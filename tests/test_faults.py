@@ -110,7 +110,8 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
     for fault, expected in (({"kind": "copy_fail", "probability": 2}, "faults[0].probability"),
                             ({"kind": "message_loss", "topic": "compute.cmp9", "probability": 1},
                              "unknown topic 'compute.cmp9'"),
-                            ({"kind": "compute_crash", "host": "cmp1"}, "is not modelled yet")):
+                            ({"kind": "broker_restart", "at": 5}, "is not modelled yet"),
+                            ({"kind": "compute_crash", "host": "cmp1"}, "a compute_crash fault needs 'at'")):
         p = tmp_path / "f.yaml"
         p.write_text(yaml.safe_dump(tiny(faults=[fault])))
         assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
@@ -138,3 +139,67 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["service-slow"]["requests"]["by_reason"] == {"MessagingTimeout": 6}
     assert by["message-loss"]["requests"]["by_status"]["stuck"] >= 1
     assert by["message-delay"]["faults"]["struck"]["message_delay"] > 0
+
+
+def crash_case(**fault):
+    """Three hosts: vm1 on cmp1 resizes at t=10; cmp2 is the only other host with room."""
+    s = tiny(hosts=[{"name": "cmp1", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 1},
+                    {"name": "cmp2", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 10},
+                    {"name": "cmp3", "vcpus": 16, "ram_mb": 2048, "disk_gb": 1000, "nic_gbps": 10}],
+             faults=[{"kind": "compute_crash", **fault}])
+    return s
+
+
+def test_a_destination_that_crashed_is_still_chosen_and_the_resize_completes_after_its_restart():
+    """cmp2's nova-compute crashes at t=8, just before the resize is scheduled. Its last
+    report was at 5 s, so the scheduler counts it up until 65 s: it is chosen, the
+    prep_resize cast waits in its queue, and at the restart (t=300) init_host runs,
+    then the queue is consumed and the resize goes on to VERIFY_RESIZE."""
+    result = simulator.run(crash_case(host="cmp2", at=8, restart_after=292))
+    row = result.request(1)
+    assert (row["dest"], row["status"]) == ("cmp2", "resized")
+    prep = [r for r in events_of(result.trace, 1, "step.start") if r["name"] == "prep_resize"][0]
+    assert prep["t"] == pytest.approx(300.0, abs=0.02) and prep["wait"] > 289
+    # the latency holds the wait: about 290 s more than the crash-free 214 s
+    assert row["latency"] == pytest.approx(214.00469184 + (300 - 10.174), abs=0.05)
+    assert row["prep_resize"] > 289
+
+
+def test_a_crashed_host_counts_down_only_after_service_down_time():
+    """cmp2 crashed at t=2 (before its first report at 5 s): the scheduler counts it down
+    at 0 + 60 s. A resize at t=70 goes to cmp3... which has no room: NoValidHost."""
+    s = crash_case(host="cmp2", at=2)
+    s["workload"][0]["at"] = 70
+    assert simulator.run(s).request(1)["reason"] == "NoValidHost"
+    s["workload"][0]["at"] = 50  # still counted up: chosen, its cast waits for ever
+    row = simulator.run(s).request(1)
+    assert (row["dest"], row["status"], row["reason"]) == ("cmp2", "stuck", "task_state resize_prep")
+
+
+def test_a_source_that_crashes_mid_copy_runs_the_guest_again_after_restart():
+    """cmp1 (the source) crashes at t=100, during the 171.8 s copy; it restarts at t=400.
+    init_host finds the instance in resize_migrating: finish_revert_migration starts the
+    guest again on the source, task_state None; the migration stays migrating; the
+    destination's claim goes at its next resource audit."""
+    result = simulator.run(crash_case(host="cmp1", at=100, restart_after=300))
+    row = result.request(1)
+    assert (row["status"], row["reason"]) == ("error", "ResetOnStartup")
+    last = [r for r in events_of(result.trace, 1, "state") if r["name"] == "instance.save"][-1]
+    assert (last["vm_state"], last["task_state"], last["migration_status"], last["instance_host"]) == \
+        ("active", None, "migrating", "cmp1")
+    assert last["t"] == pytest.approx(400 + 30)  # the guest started (boot 30 s) after the restart
+    audit = [r for r in events_of(result.trace, 1, "state") if r["name"] == "update_available_resource"]
+    assert len(audit) == 1 and audit[0]["released"] == "cmp2" and audit[0]["t"] > 430
+    assert result.summary["resources"]["claims"] - result.summary["resources"]["releases"] == 1
+    flows = result.flows
+    assert len(flows) == 1 and flows[0][8] == pytest.approx(100.0, abs=0.01)  # the copy stopped with the crash
+
+
+def test_a_scheduler_down_for_a_while():
+    s = tiny(faults=[{"kind": "service_down", "service": "scheduler", "at": 5, "for": 300}])
+    row = simulator.run(s).request(1)
+    # Kilo: three select_destinations calls time out (60 s each): stuck in resize_prep
+    assert (row["status"], row["reason"]) == ("stuck", "MessagingTimeout")
+    s["faults"][0]["for"] = 20  # back before the call times out: the move goes on
+    row = simulator.run(s).request(1)
+    assert row["status"] == "resized" and row["scheduler"] == pytest.approx(25.101 - 10.071, abs=0.01)

@@ -59,8 +59,22 @@ def scenarios(draw):
         workload.append(entry)
     faults = []
     for _ in range(draw(st.integers(0, 2))):
-        kind = draw(st.sampled_from(["service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail"]))
+        kind = draw(st.sampled_from(["service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail",
+                                     "compute_crash", "service_down"]))
         f = {"kind": kind}
+        if kind == "compute_crash":
+            f.update(host=f"h{draw(st.integers(0, n_hosts - 1))}", at=draw(st.sampled_from([2, 15, 40])))
+            if draw(st.booleans()):
+                f["restart_after"] = draw(st.sampled_from([5, 100]))
+            faults.append(f)
+            continue
+        if kind == "service_down":
+            f.update(service=draw(st.sampled_from(["api", "conductor", "scheduler"])),
+                     at=draw(st.sampled_from([1, 20])))
+            if draw(st.booleans()):
+                f["for"] = draw(st.sampled_from([5, 100]))
+            faults.append(f)
+            continue
         if draw(st.booleans()):
             f["at"], f["for"] = draw(st.sampled_from([0, 5, 40])), draw(st.sampled_from([10, 100]))
         topic = draw(st.sampled_from(["conductor", "scheduler", "compute.h0"]))
@@ -141,7 +155,7 @@ def test_invariants_hold_on_random_clouds(scenario):
 
     # every request: one final status; the counts add up
     statuses = Counter(r.status for r in cloud.requests)
-    assert set(statuses) <= set(REQUEST_STATUSES) and "in_flight" not in statuses
+    assert set(statuses) <= set(REQUEST_STATUSES)
     assert all(r.settled for r in cloud.requests)
     assert sum(statuses.values()) == cloud.workload.total == len(cloud.requests)
     for r in cloud.requests:
@@ -155,11 +169,18 @@ def test_invariants_hold_on_random_clouds(scenario):
     for inst in cloud.db.instances.values():
         assert 0 <= inst.host < len(h)
         m = inst.migration
+        busy = inst.task_state is not None or inst.vm_state == "resized"
         if m is not None and m.dest >= 0 and m.status in (
-                "pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting"):
+                "pre-migrating", "migrating", "post-migrating", "finished", "confirming", "reverting") and busy:
             # a move not over (or left stuck): the source keeps the old flavor, the
             # destination holds the new one (the resource audit keeps such claims)
             places = [(m.source, m.old_flavor), (m.dest, m.new_flavor)]
+            held += 1
+        elif m is not None and m.dest >= 0 and not m.dest_released and m.status in (
+                "pre-migrating", "migrating", "post-migrating"):
+            # a move abandoned by a crash: the instance is at rest, the destination's
+            # claim stays with the stale migration (a leak Nova has, counted as one)
+            places = [(inst.host, inst.flavor), (m.dest, m.new_flavor)]
             held += 1
         elif m is not None and m.status == "reverted":
             places = [(m.source, m.old_flavor)]
@@ -169,6 +190,11 @@ def test_invariants_hold_on_random_clouds(scenario):
             expect["ram"][host] += f.ram_mb
             expect["vcpu"][host] += f.vcpus
             expect["disk"][host] += f.disk_gb
+    for host, f in h.leaked:  # allocations orphaned by a crash
+        expect["ram"][host] += f.ram_mb
+        expect["vcpu"][host] += f.vcpus
+        expect["disk"][host] += f.disk_gb
+        held += 1
     assert list(h.used_ram_mb) == expect["ram"]
     assert list(h.used_vcpus) == expect["vcpu"]
     assert list(h.used_disk_gb) == expect["disk"]
