@@ -55,6 +55,9 @@ class NovaCompute(NovaService):
         inst = req.target
         flavor = msg.args["flavor"]
         yield from self.busy("prep_resize")
+        # in modern Nova placement already holds this request's allocation here
+        if self.superseded(req, (self.index, msg.args["flavor"]) if cloud.modern else None):
+            return
         self.notify(req, "instance.exists")
         self.notify(req, "instance.resize_prep.start")
         source = inst.host
@@ -136,6 +139,8 @@ class NovaCompute(NovaService):
         inst = req.target
         m = inst.migration
         yield from self.busy("resize_instance")
+        if self.superseded(req):
+            return
         self.save(req, migration_status=states.MIGRATING)
         if inst.task_state != states.RESIZE_PREP:
             # e.g. a late cast after the request was given up: the save expecting
@@ -225,6 +230,8 @@ class NovaCompute(NovaService):
         inst = req.target
         m = inst.migration
         yield from self.busy("finish_resize")
+        if self.superseded(req):
+            return
         if inst.task_state != states.RESIZE_MIGRATED:
             return self._unexpected_task_state(req, states.RESIZE_MIGRATED)
         cloud.db.set_flavor(inst, m.new_flavor)
@@ -274,6 +281,8 @@ class NovaCompute(NovaService):
         inst = req.target
         m = inst.migration
         yield from self.busy("confirm_resize")
+        if self.superseded(req):
+            return
         if m.status == states.CONFIRMED:
             return
         self.notify(req, "instance.resize_confirm.start")
@@ -292,6 +301,8 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         m = req.target.migration
         yield from self.busy("revert_resize")
+        if self.superseded(req):
+            return
         self.notify(req, "instance.exists")
         # driver.destroy: the guest and (storage not shared) its disks on this host
         cloud.hosts.release(m.dest, m.new_flavor, self.env.now)  # drop_resize_claim
@@ -307,6 +318,8 @@ class NovaCompute(NovaService):
         inst = req.target
         m = inst.migration
         yield from self.busy("finish_revert_resize")
+        if self.superseded(req):
+            return
         self.notify(req, "instance.resize_revert.start")
         cloud.db.set_flavor(inst, m.old_flavor)
         inst.host = m.source

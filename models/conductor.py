@@ -42,6 +42,8 @@ class NovaConductor(NovaService):
             retry["num_attempts"] += 1
             if retry["num_attempts"] > nova.max_attempts:
                 return self._no_valid_host(msg, self._max_retries(req))
+        if self.superseded(req):
+            return
         req.attempt = retry["num_attempts"] if retry else 1
         req.attempts = max(req.attempts, req.attempt)
         spec = cloud.request_spec(req.target, args["flavor"], ignore_hosts=args["ignore_hosts"],
@@ -109,6 +111,8 @@ class NovaConductor(NovaService):
             if selection is None:
                 return
             dest, alternates = selection.host, list(selection.alternates)
+            if self.superseded(req, (dest, args["flavor"])):
+                return
         else:  # reschedule: claim the next alternate that still has room, in placement
             dest = None
             while alternates:

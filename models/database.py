@@ -74,6 +74,7 @@ class Database:
         m = Migration(next(self._migration_ids), inst, source, dest, old, new, request)
         self.migrations.append(m)
         inst.migration = m
+        request.migration = m
         return m
 
     def save(self, t: float, who: tuple[str, str | None], inst: Instance, request: Any, *,

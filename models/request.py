@@ -27,7 +27,7 @@ class Request:
                  "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
                  "confirm_after", "workload", "target", "attempt", "settled", "selections",
                  "requested_host", "ended", "revert_after", "revert_chance", "revert_started",
-                 "revert", "action", "quota_delta", "explain", "action_pending")
+                 "revert", "action", "quota_delta", "explain", "action_pending", "migration")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
@@ -67,6 +67,8 @@ class Request:
         #: the user's action at VERIFY_RESIZE: "confirm_resize", "revert_resize" or None
         self.action: str | None = None
         self.action_pending = False
+        #: this request's own Migration record (the instance's may be a newer one)
+        self.migration: Any = None
         self.quota_delta: tuple[int, int] = (0, 0)
         #: full scheduling records (hosts removed per filter), for explain / step
         self.explain: list = []

@@ -80,6 +80,27 @@ class NovaService:
                                  "instance_fault", type(error).__name__, message=str(error),
                                  attempt=req.attempt)
 
+    def superseded(self, req: Any, scheduled: tuple[int, Any] | None = None) -> bool:
+        """Whether a newer request owns the instance now (a crash reset it and a user
+        moved it again): Nova's expected-task-state checks make this handler give up.
+        The request ends in error; resources taken for it are given back (``scheduled``:
+        an allocation placement holds for it)."""
+        if req.target.request is req:
+            return False
+        cloud = self.cloud
+        m = req.migration
+        if m is not None and m.dest >= 0 and not m.dest_released and m.status != "error":
+            m.status = "error"
+            m.dest_released = True
+            cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
+        elif scheduled is not None:
+            cloud.hosts.release(scheduled[0], scheduled[1], self.env.now)
+        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                                 "instance_fault", "UnexpectedTaskStateError",
+                                 message="the instance is now in another operation", attempt=req.attempt)
+        cloud.finish(req, "error", "UnexpectedTaskStateError")
+        return True
+
     def struck(self, req: Any, kind: str, **extra: Any) -> None:
         """Record a fault that hit this request here (``event: fault``)."""
         self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,

@@ -107,9 +107,10 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
     """What the faults did: how often each struck, and how the instances were left."""
     insts = cloud.db.instances.values()
     left = Counter(f"{i.vm_state}/{i.task_state}" for i in insts if i.vm_state == "error" or i.task_state)
-    stale = sum(1 for i in insts if i.migration is not None and i.migration.dest >= 0
-                and not i.migration.dest_released and i.task_state is None and i.vm_state != "resized"
-                and i.migration.status in ("pre-migrating", "migrating", "post-migrating"))
+    stale = sum(1 for m in cloud.db.migrations
+                if m.dest >= 0 and not m.dest_released and m.status in ("pre-migrating", "migrating", "post-migrating")
+                and (m.instance.migration is not m
+                     or (m.instance.task_state is None and m.instance.vm_state != "resized")))
     return {
         "struck": dict(sorted(cloud.faults.struck.items())),
         "claims_leaked": stale + len(cloud.hosts.leaked),
