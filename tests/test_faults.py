@@ -139,6 +139,10 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["service-slow"]["requests"]["by_reason"] == {"MessagingTimeout": 6}
     assert by["message-loss"]["requests"]["by_status"]["stuck"] >= 1
     assert by["message-delay"]["faults"]["struck"]["message_delay"] > 0
+    assert by["compute-crash"]["requests"]["by_status"]["confirmed"] == 1
+    assert by["compute-crash-source"]["requests"]["by_reason"] == {"ResetOnStartup": 1}
+    assert by["service-down"]["requests"]["by_status"]["stuck"] == 3
+    assert by["service-down"]["faults"]["instances_left"] == {"active/resize_prep": 3}
 
 
 def crash_case(**fault):
