@@ -34,6 +34,8 @@ class Crashes:
             if f.kind == "compute_crash":
                 comp = self.cloud.computes[self.cloud.hosts.index[f.host]]
                 self.env.process(self._compute(comp, f.at, f.restart_after))
+            elif f.kind == "broker_restart":
+                self.env.process(self._broker(f.at, f.duration))
             elif f.kind == "service_down":
                 svc = {"api": self.cloud.api, "conductor": self.cloud.conductor,
                        "scheduler": self.cloud.scheduler}[f.service]
@@ -42,6 +44,18 @@ class Crashes:
     def _record(self, who: Any, kind: str, **extra: Any) -> None:
         self.cloud.recorder.emit(self.env.now, None, None, who.service, who.host, "fault", kind, **extra)
         self.cloud.faults.struck[kind] += 1
+
+    def _broker(self, at: float, duration: float) -> Generator[simpy.Event, Any, None]:
+        """RabbitMQ restarts: queued messages are lost; senders wait until it is back."""
+        yield self.env.timeout(at)
+        lost = self.cloud.bus.broker_stop()
+        self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
+                                 phase="stop", messages_lost=lost)
+        self.cloud.faults.struck["broker_restart"] += 1
+        yield self.env.timeout(duration)
+        self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
+                                 phase="start")
+        self.cloud.bus.broker_start()
 
     def _service(self, svc: Any, at: float, duration: float | None) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(at)

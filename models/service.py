@@ -46,6 +46,9 @@ class NovaService:
     def queue_depth(self) -> int:
         return self.pool.queue_depth()
 
+    def drop_queue(self) -> int:
+        return self.pool.drop_queue()
+
     def _handle(self, msg: Message, worker: int) -> Generator[simpy.Event, Any, None]:
         req = msg.ctx
         req.queue_wait += msg.wait

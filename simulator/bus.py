@@ -37,6 +37,8 @@ class Consumer(Protocol):
 
     def queue_depth(self) -> int: ...
 
+    def drop_queue(self) -> int: ...
+
 
 class Message:
     """One RPC message. ``ctx`` is the caller's request context (request, instance)."""
@@ -76,6 +78,9 @@ class MessageBus:
         self.lost = 0
         #: a fault plan with extra_latency(topic, now) and lose(topic, now), or None
         self.faults: Any = None
+        #: while the broker is down, messages wait with their senders (who retry)
+        self.broker_down = False
+        self._held: list[tuple[float, Callable[[simpy.Event], None]]] = []
 
     def next_id(self) -> int:
         """A fresh message id (also for messages that do not cross the bus, as HTTP)."""
@@ -133,8 +138,7 @@ class MessageBus:
                            msg=msg.id, error=type(error).__name__ if error else None,
                            attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        ev = self.env.timeout(latency)
-        ev.callbacks.append(partial(self._answer, msg, value, error, on_drop, on_orphan))
+        self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan))
 
     def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
         consumer = self.consumer(msg.topic)
@@ -156,16 +160,43 @@ class MessageBus:
                            to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,
                            arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        ev = self.env.timeout(latency)
-        ev.callbacks.append(partial(self._deliver, consumer, msg))
+        self._after(latency, partial(self._deliver, consumer, msg))
 
-    @staticmethod
-    def _deliver(consumer: Consumer, msg: Message, _ev: simpy.Event) -> None:
+    def _after(self, latency: float, arrive: Callable[[simpy.Event], None]) -> None:
+        """A message in transit; while the broker is down its sender holds it (retrying)."""
+        if self.broker_down:
+            self._held.append((latency, arrive))
+            return
+        self.env.timeout(latency).callbacks.append(arrive)
+
+    def broker_stop(self) -> int:
+        """RabbitMQ goes down: every message waiting in a queue is lost. Returns how many."""
+        self.broker_down = True
+        lost = 0
+        for consumer in self._consumers.values():
+            lost += consumer.drop_queue()
+        self.lost += lost
+        return lost
+
+    def broker_start(self) -> None:
+        """RabbitMQ is back: the senders' retries go through."""
+        self.broker_down = False
+        held, self._held = self._held, []
+        for latency, arrive in held:
+            self.env.timeout(latency).callbacks.append(arrive)
+
+    def _deliver(self, consumer: Consumer, msg: Message, ev: simpy.Event) -> None:
+        if self.broker_down:  # in transit when the broker stopped: the retry goes later
+            self._held.append((0.0, partial(self._deliver, consumer, msg)))
+            return
         consumer.deliver(msg)
 
     def _answer(self, msg: Message, value: Any, error: BaseException | None,
                 on_drop: Callable[[], None] | None, on_orphan: Callable[[], None] | None,
                 _ev: simpy.Event) -> None:
+        if self.broker_down:
+            self._held.append((0.0, partial(self._answer, msg, value, error, on_drop, on_orphan)))
+            return
         reply = msg.reply_event
         if reply.triggered:
             self.replies_dropped += 1

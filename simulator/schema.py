@@ -326,8 +326,8 @@ class Copy(Strict):
 #: fault kinds of the scenario's ``faults:`` list, and those the simulator models so far
 FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
                "message_loss", "link_down", "copy_fail", "boot_fail")
-MODELLED_FAULTS = ("compute_crash", "service_down", "service_slow", "message_delay", "message_loss",
-                   "copy_fail", "boot_fail")
+MODELLED_FAULTS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
+                   "message_loss", "copy_fail", "boot_fail")
 
 
 class Fault(Strict):
@@ -357,12 +357,13 @@ class Fault(Strict):
         if self.kind not in MODELLED_FAULTS:
             raise ValueError(f"fault kind {self.kind!r} is not modelled yet; modelled: {', '.join(MODELLED_FAULTS)}")
         need = {"compute_crash": ("host", "at"), "service_down": ("service", "at"),
+                "broker_restart": ("at", "duration"),
                 "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
                 "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
                 "boot_fail": ("probability",)}[self.kind]
         for key in need:
             if getattr(self, key) is None:
-                raise ValueError(f"a {self.kind} fault needs '{key}'")
+                raise ValueError(f"a {self.kind} fault needs '{'for' if key == 'duration' else key}'")
         allowed = set(need) | {"kind", "at", "duration"} | ({"reason", "host"} if self.kind == "copy_fail" else set()) \
             | ({"host"} if self.kind == "boot_fail" else set())
         if self.kind == "compute_crash":

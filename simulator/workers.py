@@ -53,6 +53,13 @@ class WorkerPool:
     def queue_depth(self) -> int:
         return len(self.queue)
 
+    def drop_queue(self) -> int:
+        """Lose every job waiting (the broker restarted); return how many."""
+        n = len(self.queue)
+        self.queue.clear()
+        self.queued.set(self.env.now, 0)
+        return n
+
     def _start(self, job: Any, worker: int) -> None:
         now = self.env.now
         job.wait = now - job.enqueued_at

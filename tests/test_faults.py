@@ -110,7 +110,8 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
     for fault, expected in (({"kind": "copy_fail", "probability": 2}, "faults[0].probability"),
                             ({"kind": "message_loss", "topic": "compute.cmp9", "probability": 1},
                              "unknown topic 'compute.cmp9'"),
-                            ({"kind": "broker_restart", "at": 5}, "is not modelled yet"),
+                            ({"kind": "link_down", "at": 5}, "is not modelled yet"),
+                            ({"kind": "broker_restart", "at": 5}, "a broker_restart fault needs 'for'"),
                             ({"kind": "compute_crash", "host": "cmp1"}, "a compute_crash fault needs 'at'")):
         p = tmp_path / "f.yaml"
         p.write_text(yaml.safe_dump(tiny(faults=[fault])))
@@ -207,3 +208,25 @@ def test_a_scheduler_down_for_a_while():
     s["faults"][0]["for"] = 20  # back before the call times out: the move goes on
     row = simulator.run(s).request(1)
     assert row["status"] == "resized" and row["scheduler"] == pytest.approx(25.101 - 10.071, abs=0.01)
+
+
+def test_a_broker_restart_loses_the_queued_messages_and_holds_the_senders():
+    """The scheduler's queue holds calls when RabbitMQ restarts at t=10.5: they are lost;
+    their conductors time out after 60 s and (Kilo) call again, which succeeds, while
+    the API has answered 500. The reply the scheduler sent while the broker was down
+    goes through once it is back (t=15.5)."""
+    s = tiny(instances=[{"name": "vm[1-6]", "flavor": "small", "disk_used_gb": 1, "host": "cmp1"}],
+             services={"api": {"workers": 8, "service_time": 0.01}, "conductor": {"workers": 8, "service_time": 0.01},
+                       "scheduler": {"workers": 1, "service_time": 1.0}, "compute": {"workers": 8, "service_time": 0.01}},
+             workload=[{"op": "migrate", "count": 6, "at": 10}],
+             faults=[{"kind": "broker_restart", "at": 10.5, "for": 5}])
+    result = simulator.run(s)
+    by = result.summary["requests"]["by_status"]
+    # one select_destinations was being handled (it finishes); five waited in the queue: lost
+    assert result.summary["bus"]["lost"] == 5
+    assert by["resized"] == 6 and result.summary["requests"]["by_reason"] == {"MessagingTimeout": 5}
+    stop = [r for r in result.trace if r["event"] == "fault" and r["name"] == "broker_restart"]
+    assert [r["phase"] for r in stop] == ["stop", "start"] and stop[0]["messages_lost"] == 5
+    # the reply of the one handled call was sent during the outage: delivered after it
+    cast = [r for r in events_of(result.trace, 1, "rpc.cast") if r["name"] == "prep_resize"][0]
+    assert cast["t"] == pytest.approx(15.5 + 0.001, abs=1e-6)  # the held reply, then its transit
