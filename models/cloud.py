@@ -8,6 +8,7 @@ final status, and the run is over when no request has anything still to come.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Callable
 
 import simpy
@@ -34,6 +35,11 @@ from simulator.errors import ScenarioError
 from simulator.random_streams import RandomStreams
 from simulator.recorder import TableStream, TraceRecorder
 from simulator.scenario import LoadedScenario
+
+
+def state_label(vm_state: str, task_state: str | None) -> str:
+    """One word for an instance's state: its task state when it has one."""
+    return task_state or vm_state
 
 
 def _service_times(spec: Any) -> dict[str, Sampler]:
@@ -125,6 +131,9 @@ class Cloud:
                                     rng_boot=streams.stream("guest.boot"))
         self._place_instances()
         self.crashes = Crashes(self)
+        #: how many instances were in each state at the start (for states.png)
+        self.initial_states = Counter(state_label(i.vm_state, i.task_state)
+                                      for i in self.db.instances.values())
         self.workload = Workload(self, model.workload)
         self.requests: list[Request] = []
         self.open = self.workload.total
@@ -340,7 +349,7 @@ class Cloud:
                             req.reason = "never handled by nova-api"
                         elif req.reason is None or not inst.task_state:
                             req.reason = (f"task_state {inst.task_state}" if inst.task_state
-                                          else f"vm_state {inst.vm_state}")
+                                          else f"abandoned (instance {inst.vm_state}, no task)")
                         if req.finished is None:
                             req.stop_clock(self.env.now)
                 req.settled = True

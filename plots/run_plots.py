@@ -85,3 +85,46 @@ def _links(result: Any, outdir: Any, name: str, top: int = 8) -> None:
     fig.tight_layout()
     fig.savefig(outdir.temp("links.png"), dpi=100, format="png", metadata=_META)
     plt.close(fig)
+
+
+STATE_ORDER = ("active", "stopped", "resize_prep", "resize_migrating", "resize_migrated", "resize_finish",
+               "resized", "resize_reverting", "error")
+
+
+def write_states_plot(result: Any, records: Any, outdir: Any) -> None:
+    """states.png: how many instances are in each state over time, stacked (a task
+    state when the instance has one, else its vm_state)."""
+    from collections import Counter
+
+    counts = Counter(result.initial_states)
+    current: dict[str, str] = {}
+    times, snaps = [0.0], [dict(counts)]
+    for r in records:
+        if r["event"] != "state" or r["name"] != "instance.save":
+            continue
+        new = r["task_state"] or r["vm_state"]
+        old = current.get(r["instance"])
+        if old is None:  # its state before its first change: what a move starts from
+            old = "active" if counts.get("active", 0) else next(iter(counts), new)
+        if old == new:
+            current[r["instance"]] = new
+            continue
+        counts[old] -= 1
+        counts[new] += 1
+        current[r["instance"]] = new
+        times.append(r["t"])
+        snaps.append(dict(counts))
+    times.append(result.summary["sim_time"])
+    snaps.append(dict(counts))
+    labels = [s for s in STATE_ORDER if any(snap.get(s) for snap in snaps)]
+    labels += sorted({k for snap in snaps for k, v in snap.items() if v} - set(labels))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.stackplot(times, [[snap.get(lab, 0) for snap in snaps] for lab in labels], labels=labels, step="post")
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("instances")
+    ax.set_title(f"{result.summary['scenario'].get('name', '')}: instances by state", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.margins(x=0)
+    fig.tight_layout()
+    fig.savefig(outdir.temp("states.png"), dpi=100, format="png", metadata=_META)
+    plt.close(fig)

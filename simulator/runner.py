@@ -101,12 +101,14 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         result = Result(summary=summary, rows=rows, out=outdir.path if outdir else None,
                         _trace=recorder.records, scheduling=cloud.scheduling.rows,
                         flows=cloud.flows.rows, links=cloud.copier.bandwidth.resources,
-                        explained={r.request: r.explain for r in cloud.requests if r.explain})
+                        explained={r.request: r.explain for r in cloud.requests if r.explain},
+                        initial_states=dict(cloud.initial_states))
         if outdir is not None:
             outdir.write_text("requests.csv", rows_to_csv(COLUMNS, rows))
             if plots:
-                from plots.run_plots import write_run_plots
+                from plots.run_plots import write_run_plots, write_states_plot
                 write_run_plots(result, outdir)
+                write_states_plot(result, _read_trace(outdir), outdir)
             if timeline or sequence is not None:
                 _write_views(result, cloud, outdir, timeline, sequence)
             outdir.write_text("summary.json", json.dumps(summary, indent=2) + "\n")

@@ -22,7 +22,7 @@ def test_no_argument_runs_the_default_scenario_into_results_default(tmp_path, mo
     out = tmp_path / "results" / "default"
     assert sorted(p.name for p in out.iterdir()) == [
         "flows.csv", "latency.png", "links.png", "phases.png", "requests.csv", "scheduling.csv",
-        "summary.json", "timeline.json", "trace.jsonl"]
+        "states.png", "summary.json", "timeline.json", "trace.jsonl"]
     report = capsys.readouterr().out
     assert report.startswith("default: 40 requests") and "results in results/default/" in report
 

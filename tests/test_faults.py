@@ -230,3 +230,19 @@ def test_a_broker_restart_loses_the_queued_messages_and_holds_the_senders():
     # the reply of the one handled call was sent during the outage: delivered after it
     cast = [r for r in events_of(result.trace, 1, "rpc.cast") if r["name"] == "prep_resize"][0]
     assert cast["t"] == pytest.approx(15.5 + 0.001, abs=1e-6)  # the held reply, then its transit
+
+
+def test_the_bad_day(tmp_path):
+    """100 resizes, a broker restart and a compute crash: every request ends in one
+    status, the lost messages leave instances stuck in resize_prep, states.png is drawn."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "faults" / "bad-day.yaml"
+    result = simulator.run(str(path), out=tmp_path)
+    s = result.summary
+    assert sum(s["requests"]["by_status"].values()) == 100 and s["requests"]["by_status"]["in_flight"] == 0
+    assert s["bus"]["lost"] > 0 and s["requests"]["by_status"]["stuck"] > 0
+    assert s["faults"]["struck"] == {"broker_restart": 1, "compute_crash": 1}
+    stuck = sum(v for k, v in s["faults"]["instances_left"].items() if k.endswith("/resize_prep"))
+    assert stuck == s["requests"]["by_reason"].get("task_state resize_prep")
+    assert (tmp_path / "states.png").exists()
