@@ -117,6 +117,10 @@ class Cloud:
         #: flows.csv rows (kept in memory unless the runner streams them to a file)
         self.flows: TableStream | None = TableStream(FLOW_COLUMNS)
         self.copier = DiskCopier(env, loaded, self.hosts, self.flows)
+        for i, f in enumerate(model.faults):
+            if f.kind == "link_down" and not self.copier.topology.graph.has_edge(f.a, f.b):
+                raise ScenarioError(loaded.source, f"faults[{i}]", f"there is no link between {f.a!r} and "
+                                    f"{f.b!r} (links join hosts to their rack, racks to core or spines)")
         lost = self.copier.topology.unreachable(self.hosts.names)
         if lost:
             raise ScenarioError(loaded.source, "network", f"no route between {self.hosts.names[0]} and "

@@ -17,6 +17,7 @@ import simpy
 
 from models import states
 from models.hosts import ComputeResourcesUnavailable
+from models.network import CopyStalled
 from models.service import NovaService
 from models.scheduler import NoValidHost
 from simulator.bus import Message, MessagingTimeout
@@ -166,7 +167,12 @@ class NovaCompute(NovaService):
         req.enter("disk_copy", self.env.now)
         self.step(req, "copy_disks", "start", to_host=cloud.hosts.names[m.dest], gib=inst.disk_used_gb)
         fail_at = cloud.faults.rng.random() if failure == "disk_full" else None
-        seconds = yield from driver.copy_disks(req, inst, m.source, m.dest, m.old_flavor, m.new_flavor, fail_at)
+        t0 = self.env.now
+        try:
+            seconds = yield from driver.copy_disks(req, inst, m.source, m.dest, m.old_flavor, m.new_flavor, fail_at)
+        except CopyStalled as exc:  # the route stayed down: scp / rsync gives up
+            self.step(req, "copy_disks", "end", seconds=round(self.env.now - t0, 6), failed=True)
+            return self._copy_failed(req, None, str(exc))
         self.step(req, "copy_disks", "end", seconds=round(seconds, 6), failed=fail_at is not None)
         if fail_at is not None:
             return self._copy_failed(req, fail_at)
@@ -193,14 +199,15 @@ class NovaCompute(NovaService):
         self.notify(req, "compute.exception", error=type(error).__name__)
         cloud.finish(req, "error", type(error).__name__)
 
-    def _copy_failed(self, req: Any, fraction: float) -> None:
+    def _copy_failed(self, req: Any, fraction: float | None, why: str | None = None) -> None:
         """The copy failed after the power-off (scp / rsync exits non-zero, e.g. the
         destination's disk is full): the partial copy is removed, the source directory
         renamed back; the guest stays off on the source; vm_state ERROR."""
         cloud = self.cloud
         m = req.target.migration
-        self.struck(req, "copy_fail", reason="disk_full", fraction=round(fraction, 6))
-        error = ProcessExecutionError("scp exited with 1: No space left on device")
+        if fraction is not None:
+            self.struck(req, "copy_fail", reason="disk_full", fraction=round(fraction, 6))
+        error = ProcessExecutionError(why or "scp exited with 1: No space left on device")
         self.save(req, vm_state=states.ERROR, migration_status=states.MIGRATION_ERROR)
         self.save(req, task_state=None)  # @reverts_task_state
         cloud.hosts.release(m.dest, m.new_flavor, self.env.now)  # the destination's claim goes

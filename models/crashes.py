@@ -34,6 +34,8 @@ class Crashes:
             if f.kind == "compute_crash":
                 comp = self.cloud.computes[self.cloud.hosts.index[f.host]]
                 self.env.process(self._compute(comp, f.at, f.restart_after))
+            elif f.kind == "link_down":
+                self.env.process(self._link(f.a, f.b, f.at, f.duration))
             elif f.kind == "broker_restart":
                 self.env.process(self._broker(f.at, f.duration))
             elif f.kind == "service_down":
@@ -44,6 +46,20 @@ class Crashes:
     def _record(self, who: Any, kind: str, **extra: Any) -> None:
         self.cloud.recorder.emit(self.env.now, None, None, who.service, who.host, "fault", kind, **extra)
         self.cloud.faults.struck[kind] += 1
+
+    def _link(self, a: str, b: str, at: float, duration: float | None) -> Generator[simpy.Event, Any, None]:
+        """A link goes down: copies across it reroute if they can, else stall."""
+        yield self.env.timeout(at)
+        self.cloud.recorder.emit(self.env.now, None, None, "network", None, "fault", "link_down",
+                                 phase="down", a=a, b=b)
+        self.cloud.faults.struck["link_down"] += 1
+        self.cloud.copier.set_link(a, b, up=False)
+        if duration is None:
+            return
+        yield self.env.timeout(duration)
+        self.cloud.recorder.emit(self.env.now, None, None, "network", None, "fault", "link_down",
+                                 phase="up", a=a, b=b)
+        self.cloud.copier.set_link(a, b, up=True)
 
     def _broker(self, at: float, duration: float) -> Generator[simpy.Event, Any, None]:
         """RabbitMQ restarts: queued messages are lost; senders wait until it is back."""

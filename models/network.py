@@ -23,7 +23,25 @@ import simpy
 
 from models.objects import Flavor, Instance
 from simulator.bandwidth import BandwidthModel
-from simulator.network import Topology
+from simulator.network import NoRoute, Topology
+
+
+class CopyStalled(Exception):
+    """A copy's route stayed down longer than copy.stall_timeout (TCP gave up)."""
+
+
+class _Copy:
+    """One disk file's copy in flight: it may be rerouted or stall when links go down."""
+
+    __slots__ = ("key", "src", "dst", "extra", "remaining", "done", "route", "finished", "token")
+
+    def __init__(self, key: str, src: str, dst: str, extra: list, remaining: float, finished: simpy.Event):
+        self.key, self.src, self.dst, self.extra = key, src, dst, extra
+        self.remaining = remaining
+        self.done: simpy.Event | None = None
+        self.route: Any = None
+        self.finished = finished
+        self.token: object | None = None
 
 GIB = 2 ** 30
 MIB = 2 ** 20
@@ -116,6 +134,9 @@ class DiskCopier:
         self.rows = recorder_rows
         self._flows = 0
         self.bytes_copied = 0.0
+        self.stall_timeout = copy.stall_timeout
+        self._moving: set[_Copy] = set()
+        self._stalled: set[_Copy] = set()
 
     def shares_storage(self, source: int, dest: int) -> bool:
         s = self.storage[source]
@@ -144,25 +165,28 @@ class DiskCopier:
             flow_id = self._flows
             self.bytes_copied += disk.bytes
             key = f"{req.request}:{inst.name}:{disk.name}:{flow_id}"
-            route = self.topology.route(src, dst, key)
             wire = disk.bytes / self.compression
-            uses = [(r, 1.0) for r in route.links]
+            extra = []  # the two disks, each read or written `compression` bytes per wire byte
             for bps, host in ((self.read_bps[source], f"{src}.disk.read"), (self.write_bps[dest], f"{dst}.disk.write")):
                 if bps is not None:
-                    uses.append((self.bandwidth.resource(host, bps), self.compression))
+                    extra.append((self.bandwidth.resource(host, bps), self.compression))
             t0 = self.env.now
             if self.shared:
-                done = self.bandwidth.transfer(wire, uses, cap=self.stream_bps, latency=route.latency)
+                c = _Copy(key, src, dst, extra, wire, self.env.event())
+                self._start(c)
                 try:
-                    yield done
-                except simpy.Interrupt:  # the copying process died: the flow stops
-                    moved = self.bandwidth.abort(done) * self.compression
+                    yield c.finished
+                except (simpy.Interrupt, CopyStalled):  # the process died, or TCP gave up
+                    moved = (wire - self._stop(c)) * self.compression
                     if self.rows is not None:
                         self.rows.add((flow_id, req.request, inst.name, disk.name, src, dst, int(moved),
                                        round(t0, 6), round(self.env.now, 6), None, self.transport,
-                                       route.describe()))
+                                       c.route.describe() if c.route else ""))
                     raise
+                route = c.route
             else:
+                route = self.topology.route(src, dst, key)
+                uses = [(r, 1.0) for r in route.links] + extra
                 yield self.env.timeout(route.latency + wire / self._alone_rate(uses))
             t1 = self.env.now
             if self.rows is not None:
@@ -170,6 +194,66 @@ class DiskCopier:
                 self.rows.add((flow_id, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
                                round(t0, 6), round(t1, 6), round(mibps, 3), self.transport, route.describe()))
         return self.env.now - start
+
+    # -- links going down and up -----------------------------------------------------------
+    def _start(self, c: _Copy) -> None:
+        """Move what is left of a copy over a route that is up, or stall it."""
+        try:
+            route = self.topology.route(c.src, c.dst, c.key)
+        except NoRoute:
+            self._stall(c)
+            return
+        c.route = route
+        uses = [(r, 1.0) for r in route.links] + c.extra
+        c.done = self.bandwidth.transfer(c.remaining, uses, cap=self.stream_bps, latency=route.latency)
+        c.done.callbacks.append(lambda ev, c=c, done=c.done: self._moved(c, done))
+        self._moving.add(c)
+
+    def _moved(self, c: _Copy, done: simpy.Event) -> None:
+        if c.done is done and not c.finished.triggered:
+            self._moving.discard(c)
+            c.remaining = 0.0
+            c.finished.succeed()
+
+    def _stall(self, c: _Copy) -> None:
+        c.done = None
+        token = c.token = object()
+        self._stalled.add(c)
+
+        def give_up(_ev: simpy.Event) -> None:
+            if c in self._stalled and c.token is token:
+                self._stalled.discard(c)
+                c.finished.defused = True
+                c.finished.fail(CopyStalled(f"copy stalled more than {self.stall_timeout:g} s: "
+                                            f"no route from {c.src} to {c.dst}"))
+        self.env.timeout(self.stall_timeout).callbacks.append(give_up)
+
+    def _stop(self, c: _Copy) -> float:
+        """Take a copy out of the network (its process died or gave up); return what
+        it still had to move."""
+        self._stalled.discard(c)
+        if c in self._moving:
+            self._moving.discard(c)
+            c.remaining -= self.bandwidth.abort(c.done)
+        c.done = None
+        return max(0.0, c.remaining)
+
+    def set_link(self, a: str, b: str, up: bool) -> None:
+        """A link goes down (copies across it reroute, or stall) or comes back (stalled
+        copies go on)."""
+        self.topology.set_link(a, b, up)
+        if up:
+            for c in sorted(self._stalled, key=lambda c: c.key):
+                self._stalled.discard(c)
+                c.token = None
+                self._start(c)
+            return
+        edge = {a, b}
+        for c in sorted(self._moving, key=lambda c: c.key):
+            if c.route is not None and any({u, v} == edge for u, v in zip(c.route.nodes, c.route.nodes[1:])):
+                self._moving.discard(c)
+                c.remaining -= self.bandwidth.abort(c.done)
+                self._start(c)
 
     def _alone_rate(self, uses: list[tuple[Any, float]]) -> float:
         """The rate a flow would get alone: its tightest capacity."""

@@ -42,6 +42,20 @@ class Topology:
         self._preds: dict[str, dict[str, list[str]]] = {}
         self._paths: dict[tuple[str, str], list[tuple[str, ...]]] = {}
         self._links: dict[tuple[str, str], Resource | None] = {}
+        #: links that are down (both directions), and the graph routes see
+        self.down: set[frozenset[str]] = set()
+        self.view: nx.Graph = graph
+
+    def set_link(self, a: str, b: str, up: bool) -> None:
+        """Take a link down or bring it back; routes are computed afresh."""
+        edge = frozenset((a, b))
+        if up:
+            self.down.discard(edge)
+        else:
+            self.down.add(edge)
+        self.view = nx.restricted_view(self.graph, [], [tuple(e) for e in self.down]) if self.down else self.graph
+        self._preds.clear()
+        self._paths.clear()
 
     def unreachable(self, nodes: list[str]) -> list[str]:
         """The nodes of ``nodes`` not connected to the first one."""
@@ -62,11 +76,12 @@ class Topology:
         """Every shortest path from ``src`` to ``dst``, in a stable order."""
         key = (src, dst)
         paths = self._paths.get(key)
-        if paths is None and src != dst and self.graph.degree(src) == 1:
+        if (paths is None and src != dst and self.view.degree(src) == 1
+                and self.graph.nodes[src].get("kind") == "host"):
             # a host with one link (its NIC): every path leaves through its switch, so
             # the switch's shortest-path tree serves all the hosts behind it
-            (via,) = self.graph.neighbors(src)
-            if via != dst:
+            (via,) = self.view.neighbors(src)
+            if via != dst and self.graph.nodes[via].get("kind") != "host":
                 paths = [(src,) + p for p in self.paths(via, dst) if src not in p]
                 if paths:
                     self._paths[key] = paths
@@ -75,7 +90,7 @@ class Topology:
         if paths is None:
             preds = self._preds.get(src)
             if preds is None:
-                preds = self._preds[src] = nx.predecessor(self.graph, src)
+                preds = self._preds[src] = nx.predecessor(self.view, src)
             if dst not in preds:
                 raise NoRoute(f"no route from {src} to {dst}")
             paths = []

@@ -297,6 +297,8 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
     for i, f in enumerate(model.faults):
         if f.host is not None:
             known_host(("faults", i, "host"), f.host)
+        if f.kind == "link_down" and model.network.model != "maxmin":
+            fail(("faults", i), "links go down only with network.model maxmin")
         if f.topic is not None:
             known_names(("faults", i, "topic"), f.topic, topics, "topic",
                         "conductor, scheduler or compute.<host> (ranges allowed: compute.cmp[01-04])")

@@ -321,13 +321,14 @@ class Copy(Strict):
     stream_mibps: Optional[MiBps] = None
     #: bytes on disk per byte on the wire (>= 1); None: no compression
     compression: Optional[Annotated[float, Field(ge=1)]] = None
+    #: a copy whose route stays down this long fails (TCP's retransmission give-up)
+    stall_timeout: PosSeconds = 900.0
 
 
 #: fault kinds of the scenario's ``faults:`` list, and those the simulator models so far
 FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
                "message_loss", "link_down", "copy_fail", "boot_fail")
-MODELLED_FAULTS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
-                   "message_loss", "copy_fail", "boot_fail")
+MODELLED_FAULTS = FAULT_KINDS
 
 
 class Fault(Strict):
@@ -344,6 +345,8 @@ class Fault(Strict):
     extra: Any = None
     reason: Optional[Literal["host_key_verification", "disk_full"]] = None
     restart_after: Optional[Seconds] = None
+    a: Optional[str] = None
+    b: Optional[str] = None
 
     @field_validator("extra", mode="before")
     @classmethod
@@ -357,7 +360,7 @@ class Fault(Strict):
         if self.kind not in MODELLED_FAULTS:
             raise ValueError(f"fault kind {self.kind!r} is not modelled yet; modelled: {', '.join(MODELLED_FAULTS)}")
         need = {"compute_crash": ("host", "at"), "service_down": ("service", "at"),
-                "broker_restart": ("at", "duration"),
+                "broker_restart": ("at", "duration"), "link_down": ("a", "b", "at"),
                 "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
                 "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
                 "boot_fail": ("probability",)}[self.kind]

@@ -110,7 +110,8 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
     for fault, expected in (({"kind": "copy_fail", "probability": 2}, "faults[0].probability"),
                             ({"kind": "message_loss", "topic": "compute.cmp9", "probability": 1},
                              "unknown topic 'compute.cmp9'"),
-                            ({"kind": "link_down", "at": 5}, "is not modelled yet"),
+                            ({"kind": "link_down", "at": 5}, "a link_down fault needs 'a'"),
+                            ({"kind": "link_down", "a": "cmp1", "b": "cmp2", "at": 5}, "there is no link between"),
                             ({"kind": "broker_restart", "at": 5}, "a broker_restart fault needs 'for'"),
                             ({"kind": "compute_crash", "host": "cmp1"}, "a compute_crash fault needs 'at'")):
         p = tmp_path / "f.yaml"
@@ -144,6 +145,7 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["compute-crash-source"]["requests"]["by_reason"] == {"ResetOnStartup": 1}
     assert by["service-down"]["requests"]["by_status"]["stuck"] == 3
     assert by["service-down"]["faults"]["instances_left"] == {"active/resize_prep": 3}
+    assert by["link-down"]["requests"]["by_status"]["resized"] == 3
 
 
 def crash_case(**fault):
@@ -246,3 +248,48 @@ def test_the_bad_day(tmp_path):
     stuck = sum(v for k, v in s["faults"]["instances_left"].items() if k.endswith("/resize_prep"))
     assert stuck == s["requests"]["by_reason"].get("task_state resize_prep")
     assert (tmp_path / "states.png").exists()
+
+
+def link_case(**network):
+    """vm1 (20 GiB) on a1 in rack r1 moves to b1 in rack r2 over 10 Gbit/s links."""
+    return tiny(hosts=[{"name": "a1", "rack": "r1", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 10},
+                       {"name": "b1", "rack": "r2", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 10}],
+                instances=[{"name": "vm1", "flavor": "small", "disk_used_gb": 20, "host": "a1"}],
+                workload=[{"op": "migrate", "instance": "vm1", "at": 0}], network=network)
+
+
+def test_a_copy_stalls_while_its_only_route_is_down_then_goes_on():
+    """The copy starts at 12.195 s (20 GiB at 10 Gbit/s: 17.18 s); the uplink r1-core is
+    down from 15 s to 75 s: the copy stalls 60 s and ends 60 s later than without."""
+    base = simulator.run(link_case()).request(1)["disk_copy"]
+    s = link_case()
+    s["faults"] = [{"kind": "link_down", "a": "r1", "b": "core", "at": 15, "for": 60}]
+    result = simulator.run(s)
+    assert result.request(1)["disk_copy"] == pytest.approx(base + 60, abs=1e-6)
+    assert result.request(1)["status"] == "resized"
+
+
+def test_a_copy_stalled_longer_than_the_stall_timeout_fails():
+    s = link_case()
+    s["copy"] = {"stall_timeout": 100}
+    s["faults"] = [{"kind": "link_down", "a": "r1", "b": "core", "at": 15, "for": 600}]
+    result = simulator.run(s)
+    row = result.request(1)
+    assert (row["status"], row["reason"]) == ("error", "ProcessExecutionError")
+    start = [r for r in events_of(result.trace, 1, "step.start") if r["name"] == "copy_disks"][0]["t"]
+    assert start == pytest.approx(12.195)  # the copy starts after the 12 s power-off
+    assert row["disk_copy"] == pytest.approx(15 - start + 100, abs=1e-6)  # stalled at 15 s, gave up 100 s later
+    assert result.summary["faults"]["guests_powered_off"] == 1
+
+
+def test_a_copy_reroutes_when_another_path_exists():
+    """A leaf-spine with two spines: the copy's spine link goes down, it reroutes over
+    the other spine at once; it takes as long as without the fault."""
+    s = link_case(leaf_spine={"spines": 2, "spine_gbps": 10})
+    base = simulator.run(s)
+    route = base.flows[0][11]
+    spine = route.split(">")[2]
+    s["faults"] = [{"kind": "link_down", "a": "r1", "b": spine, "at": 15, "for": 600}]
+    result = simulator.run(s)
+    assert result.request(1)["disk_copy"] == pytest.approx(base.request(1)["disk_copy"], abs=1e-6)
+    assert spine not in result.flows[0][11]

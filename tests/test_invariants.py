@@ -60,12 +60,19 @@ def scenarios(draw):
     faults = []
     for _ in range(draw(st.integers(0, 2))):
         kind = draw(st.sampled_from(["service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail",
-                                     "compute_crash", "service_down", "broker_restart"]))
+                                     "compute_crash", "service_down", "broker_restart", "link_down"]))
         f = {"kind": kind}
         if kind == "compute_crash":
             f.update(host=f"h{draw(st.integers(0, n_hosts - 1))}", at=draw(st.sampled_from([2, 15, 40])))
             if draw(st.booleans()):
                 f["restart_after"] = draw(st.sampled_from([5, 100]))
+            faults.append(f)
+            continue
+        if kind == "link_down":
+            f.update(a=draw(st.sampled_from([f"h{i}" for i in range(n_hosts)])), b="core",
+                     at=draw(st.sampled_from([1, 14])))
+            if draw(st.booleans()):
+                f["for"] = draw(st.sampled_from([5, 2000]))
             faults.append(f)
             continue
         if kind == "broker_restart":
