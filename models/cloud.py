@@ -20,6 +20,7 @@ from models.conductor import NovaConductor
 from models.database import Database
 from models.driver import LibvirtDriver
 from models.crashes import Crashes
+from models.operator import ACTION_COLUMNS, Operator
 from models.faults import FaultPlan
 from models.network import FLOW_COLUMNS, DiskCopier
 from models.hosts import HostTable
@@ -135,6 +136,9 @@ class Cloud:
                                     rng_boot=streams.stream("guest.boot"))
         self._place_instances()
         self.crashes = Crashes(self)
+        self.operator = Operator(self)
+        #: actions.csv rows (kept in memory unless the runner streams them to a file)
+        self.actions: TableStream | None = TableStream(ACTION_COLUMNS)
         #: how many instances were in each state at the start (for states.png)
         self.initial_states = Counter(state_label(i.vm_state, i.task_state)
                                       for i in self.db.instances.values())
@@ -216,6 +220,7 @@ class Cloud:
 
     def start(self) -> None:
         self.crashes.start()
+        self.operator.start()
         self.workload.start()
 
     # -- the requests' book ------------------------------------------------------------

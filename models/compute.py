@@ -168,12 +168,17 @@ class NovaCompute(NovaService):
         self.step(req, "copy_disks", "start", to_host=cloud.hosts.names[m.dest], gib=inst.disk_used_gb)
         fail_at = cloud.faults.rng.random() if failure == "disk_full" else None
         t0 = self.env.now
+        stalled = None
         try:
             seconds = yield from driver.copy_disks(req, inst, m.source, m.dest, m.old_flavor, m.new_flavor, fail_at)
         except CopyStalled as exc:  # the route stayed down: scp / rsync gives up
-            self.step(req, "copy_disks", "end", seconds=round(self.env.now - t0, 6), failed=True)
-            return self._copy_failed(req, None, str(exc))
-        self.step(req, "copy_disks", "end", seconds=round(seconds, 6), failed=fail_at is not None)
+            stalled, seconds = exc, self.env.now - t0
+        self.step(req, "copy_disks", "end", seconds=round(seconds, 6),
+                  failed=stalled is not None or fail_at is not None)
+        if not self._still_expected(req, states.RESIZE_MIGRATING):
+            return
+        if stalled is not None:
+            return self._copy_failed(req, None, str(stalled))
         if fail_at is not None:
             return self._copy_failed(req, fail_at)
         req.enter("resize_instance", self.env.now)
@@ -184,17 +189,32 @@ class NovaCompute(NovaService):
         cloud.bus.cast(self.who, f"compute.{cloud.hosts.names[m.dest]}", "finish_resize", {}, req)
         self.notify(req, "instance.resize.end")
 
+    def _still_expected(self, req: Any, expected: str) -> bool:
+        """After the driver's work: is the instance still this request's, in the task
+        state the handler's next ``instance.save(expected_task_state=...)`` expects?
+        An operator's reset-state or hard reboot (or a newer move) in the meantime makes
+        that save fail; the handler gives up."""
+        if self.superseded(req):
+            return False
+        if req.target.task_state != expected:
+            self._unexpected_task_state(req, expected)
+            return False
+        return True
+
     def _unexpected_task_state(self, req: Any, expected: str) -> None:
         """UnexpectedTaskStateError inside a handler: vm_state ERROR, migration error
-        (reference section 10); the destination's claim is released at once (Nova's
-        resource audit drops it within a minute)."""
+        (reference section 10). The books follow Nova's resource audit at once (it
+        runs within a minute): the instance's flavor counts where instance.host names,
+        and the migration's other claim is dropped."""
         cloud = self.cloud
-        m = req.target.migration
+        inst = req.target
+        m = inst.migration
         error = UnexpectedTaskStateError(f"Unexpected task state: expecting ['{expected}'] but the "
-                                         f"actual state is {req.target.task_state}")
+                                         f"actual state is {inst.task_state}")
+        was = m.status
         self.save(req, vm_state=states.ERROR, migration_status=states.MIGRATION_ERROR)
-        if m.dest >= 0 and m.status == states.MIGRATION_ERROR:
-            cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
+        if m.dest >= 0 and not m.dest_released and was not in (states.MIGRATION_ERROR, states.REVERTED):
+            cloud.hosts.abandon_move(inst, m, self.env.now)
         self.fault(req, error)
         self.notify(req, "compute.exception", error=type(error).__name__)
         cloud.finish(req, "error", type(error).__name__)
@@ -247,11 +267,13 @@ class NovaCompute(NovaService):
         power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_migration", "start", power_on=power_on)
         seconds = yield from cloud.driver.finish_migration(inst, power_on, m.old_flavor, m.new_flavor)
-        if cloud.faults and cloud.faults.boot_failure(self.index, self.env.now):
-            self.step(req, "finish_migration", "end", seconds=round(seconds, 6), failed=True)
+        failed = bool(cloud.faults and cloud.faults.boot_failure(self.index, self.env.now))
+        self.step(req, "finish_migration", "end", seconds=round(seconds, 6), **({"failed": True} if failed else {}))
+        if not self._still_expected(req, states.RESIZE_FINISH):
+            return
+        if failed:
             return self._boot_failed(req)
         inst.power_on = power_on
-        self.step(req, "finish_migration", "end", seconds=round(seconds, 6))
         m.finished_at = self.env.now
         self.save(req, migration_status=states.FINISHED)
         self.save(req, vm_state=states.RESIZED, task_state=None)
@@ -334,11 +356,27 @@ class NovaCompute(NovaService):
         power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_revert_migration", "start", power_on=power_on)
         seconds = yield from cloud.driver.finish_migration(inst, power_on)
-        inst.power_on = power_on
         self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
+        if not self._still_expected(req, states.RESIZE_REVERTING):
+            return
+        inst.power_on = power_on
         self.save(req, vm_state=states.ACTIVE if power_on else states.STOPPED, task_state=None)
         self.notify(req, "instance.resize_revert.end")
         cloud.reverted(req)
+
+    # -- the operator's hard reboot ----------------------------------------------------
+    def reboot_instance(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """``reboot_instance(reboot_type=HARD)``: destroy and recreate the guest on this
+        host (the one the database names) and start it."""
+        ctx = msg.ctx
+        cloud = self.cloud
+        inst = ctx.target
+        yield from self.busy("reboot_instance")
+        seconds = yield from cloud.driver.finish_migration(inst, True)
+        inst.power_on = True
+        cloud.db.save(self.env.now, self.who, inst, None, vm_state=states.ACTIVE, task_state=None,
+                      action="hard_reboot", seconds=round(seconds, 6))
+        cloud.operator.rebooted(inst)
 
     # -- periodic: _poll_unconfirmed_resizes --------------------------------------------
     def _auto_confirm_later(self, m: Any) -> None:

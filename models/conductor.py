@@ -70,11 +70,19 @@ class NovaConductor(NovaService):
         while True:
             req.enter("scheduler", self.env.now)
             try:
-                return (yield cloud.bus.call(self.who, "scheduler", "select_destinations",
-                                             {"spec": spec}, req, timeout=nova.rpc_response_timeout))
+                selection = yield cloud.bus.call(self.who, "scheduler", "select_destinations",
+                                                 {"spec": spec}, req, timeout=nova.rpc_response_timeout)
+                req.allocation = None  # the claim is the migration's now
+                return selection
             except MessagingTimeout as exc:
                 tries += 1
                 if cloud.modern:
+                    if req.allocation is not None:
+                        # MigrationTask's rollback puts the source allocation back on
+                        # the instance, replacing the one the scheduler made meanwhile
+                        host, flavor = req.allocation
+                        req.allocation = None
+                        cloud.hosts.release(host, flavor, self.env.now)
                     self._no_valid_host(msg, exc)
                     return None
                 if tries < nova.max_attempts:

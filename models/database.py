@@ -100,6 +100,7 @@ class Database:
                 self.idle[inst.flavor.name].add(inst.name)
             else:
                 self.idle[inst.flavor.name].discard(inst.name)
+        inst.changed_at = t
         m = inst.migration
         if ("claimed" in extra or "released" in extra) and inst.migration is not None:
             # where resources moved: the source's and the destination's use after it

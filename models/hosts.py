@@ -14,7 +14,7 @@ disk is root + ephemeral GiB (and swap, for the disk test).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -132,6 +132,19 @@ class HostTable:
         self.used_ram_mb[host] += flavor.ram_mb
         self.used_disk_gb[host] += flavor.disk_gb
         self.claims += 1
+
+    def abandon_move(self, inst: Any, m: Any, now: float) -> None:
+        """The books as Nova's resource audit leaves them after a move is abandoned
+        (in error, or its instance reset): the instance's flavor counts where
+        instance.host names, the move's other claim is dropped."""
+        # resize_instance moved it already, or (same host) finish_resize gave it the new flavor
+        if inst.host == m.dest and (m.dest != m.source or inst.flavor is m.new_flavor):
+            if inst.flavor is not m.new_flavor:
+                self.release(m.dest, m.new_flavor, now)
+                self.take(m.dest, inst.flavor, now)
+            self.release(m.source, m.old_flavor, now)
+        else:
+            self.release(m.dest, m.new_flavor, now)
 
     def release(self, host: int, flavor: Flavor, now: float = 0.0) -> None:
         """Give a flavor's resources back (drop_resize_claim, abort_claim)."""

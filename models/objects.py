@@ -50,7 +50,7 @@ class Instance:
     __slots__ = ("name", "index", "flavor", "host", "vm_state", "task_state", "power_on",
                  "disk_used_gb", "migration", "request", "project", "zone", "group",
                  "same_host", "different_host", "io_host", "ephemeral_used_gb", "config_drive_mb",
-                 "old_vm_state")
+                 "old_vm_state", "changed_at")
 
     def __init__(self, name: str, index: int, flavor: Flavor, host: int, disk_used_gb: float,
                  vm_state: str = states.ACTIVE, project: str = "default", zone: str | None = None):
@@ -77,6 +77,8 @@ class Instance:
         self.config_drive_mb = 0.0
         #: the vm_state before the move (Nova keeps it in system_metadata)
         self.old_vm_state = vm_state
+        #: when its states last changed (the operator's "left in a task state this long")
+        self.changed_at = 0.0
 
     @property
     def accepts_move(self) -> bool:

@@ -27,7 +27,8 @@ class Request:
                  "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
                  "confirm_after", "workload", "target", "attempt", "settled", "selections",
                  "requested_host", "ended", "revert_after", "revert_chance", "revert_started",
-                 "revert", "action", "quota_delta", "explain", "action_pending", "migration")
+                 "revert", "action", "quota_delta", "explain", "action_pending", "migration",
+                 "allocation")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
@@ -69,6 +70,9 @@ class Request:
         self.action_pending = False
         #: this request's own Migration record (the instance's may be a newer one)
         self.migration: Any = None
+        #: (host, flavor) placement holds for this request while the scheduler's reply
+        #: is on its way (modern Nova); None once the conductor has it
+        self.allocation: Any = None
         self.quota_delta: tuple[int, int] = (0, 0)
         #: full scheduling records (hosts removed per filter), for explain / step
         self.explain: list = []

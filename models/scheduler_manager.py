@@ -59,10 +59,20 @@ class NovaScheduler(NovaService):
         req.enter("conductor", self.env.now)
         drop = orphan = None
         if cloud.modern:
-            # the caller gave up: its rollback removes the allocation; the caller is
-            # gone (crashed): the allocation is orphaned, a leak Nova has
-            drop = (lambda: cloud.hosts.release(sel.host, spec.flavor, self.env.now))
-            orphan = (lambda: cloud.hosts.leaked.append((sel.host, spec.flavor)))
+            # the caller gave up: its rollback removes the allocation (at once if it
+            # gives up after this claim, see the conductor); the caller is gone
+            # (crashed): the allocation is orphaned, a leak Nova has
+            alloc = req.allocation = (sel.host, spec.flavor)
+
+            def drop() -> None:
+                if req.allocation is alloc:
+                    req.allocation = None
+                    cloud.hosts.release(alloc[0], alloc[1], self.env.now)
+
+            def orphan() -> None:
+                if req.allocation is alloc:
+                    req.allocation = None
+                    cloud.hosts.leaked.append(alloc)
         cloud.bus.reply(msg, self.who, value=sel, on_drop=drop, on_orphan=orphan)
 
     def _log(self, req: Any, worker: int, filters: list, sel: Any) -> None:

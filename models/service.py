@@ -57,7 +57,14 @@ class NovaService:
         rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
                  msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
                  msg=msg.id, attempt=attempt)
-        yield from getattr(self, msg.method)(msg)
+        # the run does not end while a handler works (a request an operator gave up on
+        # may still have its disks copying); a crash ends the handler, and the hold
+        cloud = self.cloud
+        cloud.hold()
+        try:
+            yield from getattr(self, msg.method)(msg)
+        finally:
+            cloud.unhold()
         rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
                  msg.method, worker=worker, msg=msg.id, attempt=attempt)
 

@@ -21,6 +21,8 @@ IO_OPS_TASK_STATES = frozenset({RESIZE_MIGRATING, RESIZE_PREP})
 PRE_MIGRATING = "pre-migrating"
 MIGRATING = "migrating"
 POST_MIGRATING = "post-migrating"
+#: a move before VERIFY_RESIZE: its destination claim is still a pending one
+PENDING_MIGRATION = (PRE_MIGRATING, MIGRATING, POST_MIGRATING)
 FINISHED = "finished"
 CONFIRMING = "confirming"
 CONFIRMED = "confirmed"

@@ -111,6 +111,8 @@ class Result:
     flows: list[tuple] | None = field(default=None, repr=False)
     #: the bandwidth model's resources (links, disks), with their utilisation series
     links: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: actions.csv's rows, when kept in memory
+    actions: list[tuple] | None = field(default=None, repr=False)
     #: instances per state at the start of the run
     initial_states: dict[str, int] = field(default_factory=dict, repr=False)
     #: full scheduling records of the requests asked for with ``explain``

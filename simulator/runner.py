@@ -57,7 +57,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         for pool in _pools(cloud).values():
             pool.depth_series = []
     outdir = OutputDir(out) if out is not None else None
-    trace_file = sched_file = flows_file = None
+    trace_file = sched_file = flows_file = actions_file = None
     try:
         if outdir is not None:
             trace_file = open(outdir.temp("trace.jsonl"), "w", encoding="utf-8", buffering=1 << 20)
@@ -66,6 +66,8 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
             cloud.scheduling = TableStream(cloud.scheduling.columns, sched_file)
             flows_file = open(outdir.temp("flows.csv"), "w", encoding="utf-8", newline="")
             cloud.flows = cloud.copier.rows = TableStream(cloud.flows.columns, flows_file)
+            actions_file = open(outdir.temp("actions.csv"), "w", encoding="utf-8", newline="")
+            cloud.actions = TableStream(cloud.actions.columns, actions_file)
         bar = _progress(cloud) if progress else None
         start: dict[str, Any] = {}
         if warmup > 0:  # measure the services from the warm-up on
@@ -90,7 +92,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         if bar is not None:
             bar.close()
         cloud.close_books(stopped_early)
-        for f in (trace_file, sched_file, flows_file):
+        for f in (trace_file, sched_file, flows_file, actions_file):
             if f is not None:
                 f.close()
         rows = [r.row() for r in cloud.requests]
@@ -101,6 +103,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         result = Result(summary=summary, rows=rows, out=outdir.path if outdir else None,
                         _trace=recorder.records, scheduling=cloud.scheduling.rows,
                         flows=cloud.flows.rows, links=cloud.copier.bandwidth.resources,
+                        actions=cloud.actions.rows,
                         explained={r.request: r.explain for r in cloud.requests if r.explain},
                         initial_states=dict(cloud.initial_states))
         if outdir is not None:
@@ -115,7 +118,7 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
             outdir.commit()
         return result
     finally:
-        for f in (trace_file, sched_file, flows_file):
+        for f in (trace_file, sched_file, flows_file, actions_file):
             if f is not None and not f.closed:
                 f.close()
         if outdir is not None:

@@ -302,6 +302,9 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
         if f.topic is not None:
             known_names(("faults", i, "topic"), f.topic, topics, "topic",
                         "conductor, scheduler or compute.<host> (ranges allowed: compute.cmp[01-04])")
+    check_fault_windows(model.faults, fail)
+    for i, a in enumerate(model.operator.actions):
+        known_names(("operator", "actions", i, "instance"), a.instance, inst_names, "instance")
     for i, w in enumerate(model.workload):
         if w.flavor is not None:
             known_flavor(("workload", i, "flavor"), w.flavor)
@@ -312,3 +315,29 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
         elif not inst_names:
             fail(("workload", i), "the workload targets instances but the scenario declares none")
     return loaded
+
+
+def check_fault_windows(faults: list, fail: typing.Callable[..., typing.NoReturn]) -> None:
+    """A thing that is down cannot go down again: two outages of the same service,
+    host, broker or link may not overlap (the second would start while the first
+    holds, and the restart of the first would end both)."""
+    last: dict[tuple, tuple[int, float]] = {}
+    order = sorted(range(len(faults)), key=lambda i: (faults[i].at or 0.0, i))
+    for i in order:
+        f = faults[i]
+        if f.kind == "compute_crash":
+            key, length = ("compute", f.host), f.restart_after
+        elif f.kind == "service_down":
+            key, length = ("service", f.service), f.duration
+        elif f.kind == "broker_restart":
+            key, length = ("broker",), f.duration
+        elif f.kind == "link_down":
+            key, length = ("link",) + tuple(sorted((f.a, f.b))), f.duration
+        else:
+            continue
+        if key in last and f.at < last[key][1]:
+            j, end = last[key]
+            until = "never comes back" if end == float("inf") else f"is down until {end:g} s"
+            fail(("faults", i, "at"), f"overlaps faults[{j}] ({faults[j].kind}): it {until}; "
+                 f"start this one at or after that, or merge the two")
+        last[key] = (i, f.at + (float("inf") if length is None else length))

@@ -43,7 +43,7 @@ SERVICE_OPERATIONS: dict[str, tuple[str, ...]] = {
     "conductor": ("migrate_server",),
     "scheduler": ("select_destinations",),
     "compute": ("prep_resize", "resize_instance", "finish_resize", "confirm_resize",
-                "revert_resize", "finish_revert_resize", "_poll_unconfirmed_resizes"),
+                "revert_resize", "finish_revert_resize", "_poll_unconfirmed_resizes", "reboot_instance"),
 }
 
 
@@ -385,6 +385,34 @@ class Fault(Strict):
         return self
 
 
+class OperatorAction(Strict):
+    action: Literal["reset_state", "hard_reboot"]
+    instance: str
+    at: Seconds
+    #: reset_state only: the vm_state to set (nova reset-state [--active])
+    state: Optional[Literal["active", "error"]] = None
+
+    @model_validator(mode="after")
+    def _state(self) -> "OperatorAction":
+        if self.action == "reset_state" and self.state is None:
+            self.state = "error"  # nova reset-state without --active
+        if self.action == "hard_reboot" and self.state is not None:
+            raise ValueError("'state' is for reset_state")
+        return self
+
+
+class Operator(Strict):
+    """What the operator does: actions at given times, and policies checked every
+    ``check_every`` seconds while the run goes on."""
+
+    actions: list[OperatorAction] = Field(default_factory=list)
+    #: reset-state --active the instances left in a task state this long
+    reset_stuck_after: Optional[PosSeconds] = None
+    #: hard-reboot the instances in ERROR
+    hard_reboot_errors: bool = False
+    check_every: PosSeconds = 60.0
+
+
 class Poisson(Strict):
     process: Literal["poisson"]
     rate: PosFloat
@@ -451,6 +479,7 @@ class Scenario(Strict):
     network: Network = Field(default_factory=Network)
     copy_: Copy = Field(default_factory=Copy, alias="copy")
     faults: list[Fault] = Field(default_factory=list)
+    operator: Operator = Field(default_factory=Operator)
     workload: list[WorkloadEntry] = Field(default_factory=list)
 
 

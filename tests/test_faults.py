@@ -113,9 +113,17 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
                             ({"kind": "link_down", "at": 5}, "a link_down fault needs 'a'"),
                             ({"kind": "link_down", "a": "cmp1", "b": "cmp2", "at": 5}, "there is no link between"),
                             ({"kind": "broker_restart", "at": 5}, "a broker_restart fault needs 'for'"),
-                            ({"kind": "compute_crash", "host": "cmp1"}, "a compute_crash fault needs 'at'")):
+                            ({"kind": "compute_crash", "host": "cmp1"}, "a compute_crash fault needs 'at'"),
+                            ([{"kind": "compute_crash", "host": "cmp1", "at": 9, "restart_after": 5},
+                              {"kind": "compute_crash", "host": "cmp1", "at": 2, "restart_after": 9}],
+                             "faults[0].at: overlaps faults[1] (compute_crash): it is down until 11 s"),
+                            ([{"kind": "broker_restart", "at": 2, "for": 5},
+                              {"kind": "broker_restart", "at": 7, "for": 5},
+                              {"kind": "service_down", "service": "scheduler", "at": 1},
+                              {"kind": "service_down", "service": "scheduler", "at": 500, "for": 1}],
+                             "faults[3].at: overlaps faults[2] (service_down): it never comes back")):
         p = tmp_path / "f.yaml"
-        p.write_text(yaml.safe_dump(tiny(faults=[fault])))
+        p.write_text(yaml.safe_dump(tiny(faults=fault if isinstance(fault, list) else [fault])))
         assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
         assert expected in capsys.readouterr().err
 
@@ -146,6 +154,13 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["service-down"]["requests"]["by_status"]["stuck"] == 3
     assert by["service-down"]["faults"]["instances_left"] == {"active/resize_prep": 3}
     assert by["link-down"]["requests"]["by_status"]["resized"] == 3
+    # the operator resets the 51 instances bad-day leaves in resize_prep; the audit
+    # then drops the 24 destination claims their moves held
+    assert by["operator"]["operator"]["actions"] == {"reset_state": 51}
+    assert by["operator"]["requests"]["by_reason"]["reset-state (was resize_prep)"] == 51
+    assert by["operator"]["faults"]["instances_left"] == {}
+    assert by["bad-day"]["resources"]["claims"] == by["operator"]["resources"]["claims"]
+    assert by["operator"]["resources"]["releases"] - by["bad-day"]["resources"]["releases"] == 24
 
 
 def crash_case(**fault):
@@ -293,3 +308,58 @@ def test_a_copy_reroutes_when_another_path_exists():
     result = simulator.run(s)
     assert result.request(1)["disk_copy"] == pytest.approx(base.request(1)["disk_copy"], abs=1e-6)
     assert spine not in result.flows[0][11]
+
+
+def test_the_operator_resets_and_hard_reboots_on_schedule():
+    """After a failed copy the guest is off and the instance in ERROR on the source: a
+    reset-state --active changes only the states; a hard reboot starts the guest on
+    the host the database names (the source), 30 s of boot."""
+    s = tiny(faults=[{"kind": "copy_fail", "probability": 1.0, "reason": "disk_full"}],
+             operator={"actions": [{"action": "hard_reboot", "instance": "vm1", "at": 300}]})
+    result = simulator.run(s)
+    last = [r for r in result.trace if r["event"] == "state"][-1]
+    assert (last["vm_state"], last["task_state"], last["instance_host"], last["t"]) == ("active", None, "cmp1", pytest.approx(300 + 0.001 + 0.01 + 30))
+    assert result.summary["faults"]["guests_powered_off"] == 0
+    assert [(a[1], a[2], a[5], a[7]) for a in result.actions] == [("hard_reboot", "schedule", "error", "error")]
+    s["operator"] = {"actions": [{"action": "reset_state", "instance": "vm1", "at": 300, "state": "active"}]}
+    result = simulator.run(s)
+    assert [(a[1], a[5], a[7], a[8]) for a in result.actions] == [("reset_state", "error", "active", None)]
+    assert result.summary["faults"]["guests_powered_off"] == 1  # a reset does not start the guest
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}  # nor touch the claims
+
+
+def test_the_operator_policy_resets_stuck_instances_and_reboots_errors():
+    """A lost resize_instance cast leaves vm1 in resize_prep: the policy resets it after
+    600 s (checked every 60 s); the request ends stuck, reason reset-state."""
+    s = tiny(faults=[{"kind": "message_loss", "topic": "compute.cmp1", "probability": 1.0}],
+             operator={"reset_stuck_after": 600, "check_every": 60})
+    result = simulator.run(s)
+    row = result.request(1)
+    assert (row["status"], row["reason"]) == ("stuck", "reset-state (was resize_prep)")
+    assert [(a[0], a[1], a[2]) for a in result.actions] == [(660.0, "reset_state", "policy")]
+    assert result.summary["operator"]["actions"] == {"reset_state": 1}
+    s = tiny(faults=[{"kind": "boot_fail", "probability": 1.0}],
+             operator={"hard_reboot_errors": True})
+    result = simulator.run(s)
+    assert [a[1] for a in result.actions] == ["hard_reboot"]
+    last = [r for r in result.trace if r["event"] == "state"][-1]
+    assert (last["vm_state"], last["instance_host"]) == ("active", "cmp2")  # on the destination
+
+
+def test_a_reset_mid_move_makes_the_moves_next_save_fail():
+    """reset-state --active while resize_instance powers the guest off (a 300 s
+    shutdown): the copy still runs, but the save expecting resize_migrating then fails
+    (UnexpectedTaskStateError): vm_state ERROR, migration error, the instance stays on
+    its source with its old flavor, the destination's claim is dropped."""
+    s = tiny(guest={"shutdown": 300}, operator={"actions": [
+        {"action": "reset_state", "instance": "vm1", "at": 100, "state": "active"}]})
+    result = simulator.run(s)
+    row = result.request(1)
+    assert (row["status"], row["reason"]) == ("stuck", "reset-state (was resize_migrating)")
+    fault = [r for r in result.trace if r["event"] == "instance_fault"]
+    assert [(f["name"], f["service"], f["host"]) for f in fault] == [("UnexpectedTaskStateError", "nova-compute", "cmp1")]
+    assert "expecting ['resize_migrating'] but the actual state is None" in fault[0]["message"]
+    last = [r for r in result.trace if r["event"] == "state"][-1]
+    assert (last["vm_state"], last["migration_status"], last["instance_host"]) == ("error", "error", "cmp1")
+    assert not any(r["event"] == "rpc.cast" and r["name"] == "finish_resize" for r in result.trace)
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}

@@ -1,0 +1,147 @@
+"""The operator: ``nova reset-state`` and ``nova reboot --hard``, at given times or by
+policy (reference section 10: how operators recover instances left in ERROR or stuck).
+
+- ``reset_state`` sets vm_state (``error``, or ``active`` with ``--active``) and clears
+  the task state. It leaves the migration's status alone; the resource audit then
+  stops counting the move's claims. A request still open on that instance ends
+  ``stuck`` (reason ``reset-state``); a handler still working for it fails at its
+  next expected-task-state save.
+- ``hard_reboot`` asks the instance's host (the one the database names) to destroy and
+  recreate the guest and start it: vm_state ``active``, task_state None, the guest
+  running. It goes to that host's nova-compute as a cast, so it waits while the
+  service is down.
+
+Policies, checked every ``check_every`` seconds while the run goes on:
+``reset_stuck_after`` resets (``--active``) instances left in a task state that long;
+``hard_reboot_errors`` hard-reboots instances in ERROR. Every action is a row of
+actions.csv and an ``operator`` event in the trace.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generator
+
+import simpy
+
+from models import states
+
+if TYPE_CHECKING:
+    from models.cloud import Cloud
+
+#: columns of actions.csv
+ACTION_COLUMNS = ("t", "action", "by", "instance", "host", "vm_state_before", "task_state_before",
+                  "vm_state_after", "task_state_after")
+
+
+class ActionContext:
+    """The context an operator's message carries (it belongs to no request)."""
+
+    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration")
+
+    def __init__(self, inst: Any):
+        self.request = None
+        self.instance = inst.name
+        self.attempt = None
+        self.target = inst
+        self.queue_wait = 0.0
+        self.migration = None
+
+
+class Operator:
+    def __init__(self, cloud: "Cloud"):
+        self.cloud = cloud
+        self.env = cloud.env
+        self.cfg = cloud.loaded.model.operator
+        self.rebooting: set[str] = set()
+        self.count: dict[str, int] = {}
+
+    def start(self) -> None:
+        for a in self.cfg.actions:
+            self.cloud.hold()
+            self.env.process(self._scheduled(a))
+        if self.cfg.reset_stuck_after is not None or self.cfg.hard_reboot_errors:
+            self.env.process(self._policy())
+
+    def _scheduled(self, a: Any) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(a.at)
+        inst = self.cloud.db.instances[a.instance]
+        if a.action == "reset_state":
+            self.reset_state(inst, a.state, "schedule")
+            self.cloud.unhold()
+        else:
+            self.hard_reboot(inst, "schedule", held=True)
+
+    def _work(self) -> bool:
+        """Whether the policies have something left to do (so the run waits for them)."""
+        cfg = self.cfg
+        for inst in self.cloud.db.instances.values():
+            if inst.name in self.rebooting:
+                continue
+            if cfg.reset_stuck_after is not None and inst.task_state is not None:
+                return True
+            if cfg.hard_reboot_errors and inst.vm_state == states.ERROR:
+                return True
+        return False
+
+    def _policy(self) -> Generator[simpy.Event, Any, None]:
+        cfg = self.cfg
+        self.cloud.hold()  # the run waits for the operator's next check after the last request
+        while True:
+            yield self.env.timeout(cfg.check_every)
+            now = self.env.now
+            for inst in list(self.cloud.db.instances.values()):
+                if inst.name in self.rebooting:
+                    continue
+                if (cfg.reset_stuck_after is not None and inst.task_state is not None
+                        and now - inst.changed_at >= cfg.reset_stuck_after):
+                    self.reset_state(inst, states.ACTIVE, "policy")
+                elif cfg.hard_reboot_errors and inst.vm_state == states.ERROR:
+                    self.hard_reboot(inst, "policy")
+            if not self._work() and (self.cloud.open == 0 or not self.env._queue):
+                self.cloud.unhold()  # nothing left for the policies: the run may end
+                return
+
+    def _row(self, action: str, by: str, inst: Any, before: tuple[str, Any]) -> None:
+        self.count[action] = self.count.get(action, 0) + 1
+        table = self.cloud.actions
+        if table is not None:
+            table.add((round(self.env.now, 6), action, by, inst.name, self.cloud.hosts.names[inst.host],
+                       before[0], before[1], inst.vm_state, inst.task_state))
+        self.cloud.recorder.emit(self.env.now, None, inst.name, "operator", None, "operator", action, by=by,
+                                 vm_state=inst.vm_state, task_state=inst.task_state)
+
+    def reset_state(self, inst: Any, vm_state: str, by: str) -> None:
+        before = (inst.vm_state, inst.task_state)
+        req = inst.request
+        self.cloud.db.save(self.env.now, ("operator", None), inst, None, vm_state=vm_state, task_state=None,
+                           action="reset_state")
+        self._audit(inst)
+        self._row("reset_state", by, inst, before)
+        if req is not None and not req.ended:
+            self.cloud.finish(req, "stuck", f"reset-state (was {before[1] or before[0]})")
+
+    def _audit(self, inst: Any) -> None:
+        """What Nova's resource audit makes of a reset instance (within a minute; we
+        apply it at once): an instance in no resize task state counts only its flavor
+        on its host, its move's claims no longer count. Applied to a move not yet at
+        VERIFY_RESIZE; a resized instance keeps both claims until its confirm or revert."""
+        m = inst.migration
+        if m is None or m.dest < 0 or m.dest_released or m.status not in states.PENDING_MIGRATION:
+            return
+        m.dest_released = True
+        self.cloud.hosts.abandon_move(inst, m, self.env.now)
+
+    def hard_reboot(self, inst: Any, by: str, held: bool = False) -> None:
+        """``nova reboot --hard``: a cast to the instance's host."""
+        if not held:
+            self.cloud.hold()
+        self.rebooting.add(inst.name)
+        before = (inst.vm_state, inst.task_state)
+        self.cloud.db.save(self.env.now, ("operator", None), inst, None, task_state="rebooting_hard")
+        self._row("hard_reboot", by, inst, before)
+        host = self.cloud.hosts.names[inst.host]
+        self.cloud.bus.cast(("nova-api", "controller"), f"compute.{host}", "reboot_instance", {},
+                            ActionContext(inst))
+
+    def rebooted(self, inst: Any) -> None:
+        self.rebooting.discard(inst.name)
+        self.cloud.unhold()
