@@ -131,22 +131,32 @@ class Crashes:
                 comp.save(req, vm_state=inst.old_vm_state, task_state=None)
                 if m is not None and m.dest >= 0:
                     cloud.hold()  # before the request ends, so the run waits for the audit
-                    self.env.process(self._audit_release(m))
+                    self.env.process(self.audit_release(m))
                 cloud.finish(req, "error", "ResetOnStartup")
 
-    def _audit_release(self, m: Any) -> Generator[simpy.Event, Any, None]:
-        """The destination's next resource audit drops the claim of a move that no
-        longer looks in progress (its instance is back on the source, no task)."""
+    def audit_release(self, m: Any) -> Generator[simpy.Event, Any, None]:
+        """The destination's next resource audit (``update_available_resource``) stops
+        counting a move whose instance is no longer in a resize task state (a crash or
+        an operator reset it) or has moved on to a newer migration: the books then
+        hold the instance's flavor where instance.host names. The caller has called
+        ``cloud.hold()``, so the run waits for the audit."""
         hosts = self.cloud.hosts
         i = hosts.audit_interval
         off = hosts.audit_offset[m.dest]
         k = max(0, math.floor((self.env.now - off) / i) + 1)
         yield self.env.timeout(off + k * i - self.env.now)
-        hosts.release(m.dest, m.new_flavor, self.env.now)
-        m.dest_released = True
-        self.cloud.recorder.emit(self.env.now, m.request.request, m.instance.name, "nova-compute",
-                                 hosts.names[m.dest], "state", "update_available_resource",
-                                 vm_state=m.instance.vm_state, task_state=m.instance.task_state,
-                                 migration_status=m.status, instance_host=hosts.names[m.instance.host],
-                                 released=hosts.names[m.dest])
+        inst = m.instance
+        stale = inst.migration is not m
+        if (not m.dest_released and m.status in states.PENDING_MIGRATION
+                and (stale or inst.task_state not in states.RESIZE_TASK_STATES)):
+            m.dest_released = True
+            if stale:
+                hosts.release(m.dest, m.new_flavor, self.env.now)
+            else:
+                hosts.abandon_move(inst, m, self.env.now)
+            self.cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
+                                     hosts.names[m.dest], "state", "update_available_resource",
+                                     vm_state=inst.vm_state, task_state=inst.task_state,
+                                     migration_status=m.status, instance_host=hosts.names[inst.host],
+                                     released=hosts.names[m.dest])
         self.cloud.unhold()

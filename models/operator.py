@@ -2,8 +2,8 @@
 policy (reference section 10: how operators recover instances left in ERROR or stuck).
 
 - ``reset_state`` sets vm_state (``error``, or ``active`` with ``--active``) and clears
-  the task state. It leaves the migration's status alone; the resource audit then
-  stops counting the move's claims. A request still open on that instance ends
+  the task state. It touches neither the migration nor the claims; Nova's resource
+  audit then stops counting the move's claims (applied at once, as its own record). A request still open on that instance ends
   ``stuck`` (reason ``reset-state``); a handler still working for it fails at its
   next expected-task-state save.
 - ``hard_reboot`` asks the instance's host (the one the database names) to destroy and
@@ -120,15 +120,21 @@ class Operator:
             self.cloud.finish(req, "stuck", f"reset-state (was {before[1] or before[0]})")
 
     def _audit(self, inst: Any) -> None:
-        """What Nova's resource audit makes of a reset instance (within a minute; we
-        apply it at once): an instance in no resize task state counts only its flavor
-        on its host, its move's claims no longer count. Applied to a move not yet at
-        VERIFY_RESIZE; a resized instance keeps both claims until its confirm or revert."""
+        """A reset touches no claim, but Nova's resource audit then skips the move (its
+        instance is in no resize task state): the books hold the instance's flavor where
+        instance.host names. Applied at once (the audit runs within a minute), as its
+        own ``update_available_resource`` record."""
         m = inst.migration
         if m is None or m.dest < 0 or m.dest_released or m.status not in states.PENDING_MIGRATION:
             return
+        hosts = self.cloud.hosts
         m.dest_released = True
-        self.cloud.hosts.abandon_move(inst, m, self.env.now)
+        hosts.abandon_move(inst, m, self.env.now)
+        self.cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
+                                 hosts.names[m.dest], "state", "update_available_resource",
+                                 vm_state=inst.vm_state, task_state=inst.task_state,
+                                 migration_status=m.status, instance_host=hosts.names[inst.host],
+                                 released=hosts.names[m.dest])
 
     def hard_reboot(self, inst: Any, by: str, held: bool = False) -> None:
         """``nova reboot --hard``: a cast to the instance's host."""

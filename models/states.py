@@ -16,6 +16,8 @@ RESIZE_REVERTING = "resize_reverting"
 
 #: task states that make the IoOpsWeigher count an instance as an I/O operation
 IO_OPS_TASK_STATES = frozenset({RESIZE_MIGRATING, RESIZE_PREP})
+#: the resource audit counts a move's claims only while its instance is in one of these
+RESIZE_TASK_STATES = frozenset({RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH})
 
 # Migration.status
 PRE_MIGRATING = "pre-migrating"
