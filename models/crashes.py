@@ -135,28 +135,34 @@ class Crashes:
                 cloud.finish(req, "error", "ResetOnStartup")
 
     def audit_release(self, m: Any) -> Generator[simpy.Event, Any, None]:
-        """The destination's next resource audit (``update_available_resource``) stops
-        counting a move whose instance is no longer in a resize task state (a crash or
-        an operator reset it) or has moved on to a newer migration: the books then
-        hold the instance's flavor where instance.host names. The caller has called
-        ``cloud.hold()``, so the run waits for the audit."""
+        """Wait for the destination's next resource audit, then ``drop_abandoned``.
+        The caller has called ``cloud.hold()``, so the run waits for the audit."""
         hosts = self.cloud.hosts
         i = hosts.audit_interval
         off = hosts.audit_offset[m.dest]
         k = max(0, math.floor((self.env.now - off) / i) + 1)
         yield self.env.timeout(off + k * i - self.env.now)
+        self.drop_abandoned(m)
+        self.cloud.unhold()
+
+    def drop_abandoned(self, m: Any) -> None:
+        """What a resource audit (``update_available_resource``) makes of a move whose
+        instance is no longer in a resize task state (a crash or an operator reset it)
+        or has moved on to a newer migration: it stops counting the move, so the books
+        hold the instance's flavor where instance.host names."""
+        hosts = self.cloud.hosts
         inst = m.instance
         stale = inst.migration is not m
-        if (not m.dest_released and m.status in states.PENDING_MIGRATION
-                and (stale or inst.task_state not in states.RESIZE_TASK_STATES)):
-            m.dest_released = True
-            if stale:
-                hosts.release(m.dest, m.new_flavor, self.env.now)
-            else:
-                hosts.abandon_move(inst, m, self.env.now)
-            self.cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
-                                     hosts.names[m.dest], "state", "update_available_resource",
-                                     vm_state=inst.vm_state, task_state=inst.task_state,
-                                     migration_status=m.status, instance_host=hosts.names[inst.host],
-                                     released=hosts.names[m.dest])
-        self.cloud.unhold()
+        if (m.dest < 0 or m.dest_released or m.status not in states.PENDING_MIGRATION
+                or not (stale or inst.task_state not in states.RESIZE_TASK_STATES)):
+            return
+        m.dest_released = True
+        if stale:
+            hosts.release(m.dest, m.new_flavor, self.env.now)
+        else:
+            hosts.abandon_move(inst, m, self.env.now)
+        self.cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
+                                 hosts.names[m.dest], "state", "update_available_resource",
+                                 vm_state=inst.vm_state, task_state=inst.task_state,
+                                 migration_status=m.status, instance_host=hosts.names[inst.host],
+                                 released=hosts.names[m.dest])

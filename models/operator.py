@@ -114,27 +114,13 @@ class Operator:
         req = inst.request
         self.cloud.db.save(self.env.now, ("operator", None), inst, None, vm_state=vm_state, task_state=None,
                            action="reset_state")
-        self._audit(inst)
+        if inst.migration is not None:
+            # Nova's resource audit then skips the move (its instance is in no resize
+            # task state); applied at once (it runs within a minute), as its own record
+            self.cloud.crashes.drop_abandoned(inst.migration)
         self._row("reset_state", by, inst, before)
         if req is not None and not req.ended:
             self.cloud.finish(req, "stuck", f"reset-state (was {before[1] or before[0]})")
-
-    def _audit(self, inst: Any) -> None:
-        """A reset touches no claim, but Nova's resource audit then skips the move (its
-        instance is in no resize task state): the books hold the instance's flavor where
-        instance.host names. Applied at once (the audit runs within a minute), as its
-        own ``update_available_resource`` record."""
-        m = inst.migration
-        if m is None or m.dest < 0 or m.dest_released or m.status not in states.PENDING_MIGRATION:
-            return
-        hosts = self.cloud.hosts
-        m.dest_released = True
-        hosts.abandon_move(inst, m, self.env.now)
-        self.cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
-                                 hosts.names[m.dest], "state", "update_available_resource",
-                                 vm_state=inst.vm_state, task_state=inst.task_state,
-                                 migration_status=m.status, instance_host=hosts.names[inst.host],
-                                 released=hosts.names[m.dest])
 
     def hard_reboot(self, inst: Any, by: str, held: bool = False) -> None:
         """``nova reboot --hard``: a cast to the instance's host."""
