@@ -22,6 +22,7 @@ from models.driver import LibvirtDriver
 from models.crashes import Crashes
 from models.operator import ACTION_COLUMNS, Operator
 from models.faults import FaultPlan
+from models.liveness import Liveness
 from models.network import FLOW_COLUMNS, DiskCopier
 from models.hosts import HostTable
 from models.objects import Flavor, Instance
@@ -75,6 +76,7 @@ class Cloud:
             zones=[h.zone for h in hs], enabled=[h.enabled for h in hs])
         self.hosts.up[:] = [h.up for h in hs]
         nova = self.nova
+        self.liveness = Liveness(self.hosts, nova.report_interval, nova.service_down_time)
         self.modern = nova.release == "modern"
         self.scheduler_config = SchedulerConfig(
             filters=tuple(nova.scheduler_default_filters),
@@ -219,6 +221,7 @@ class Cloud:
         return spec
 
     def start(self) -> None:
+        self.faults.start(self.env, self.recorder)
         self.crashes.start()
         self.operator.start()
         self.workload.start()

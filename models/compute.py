@@ -413,4 +413,8 @@ class NovaCompute(NovaService):
             yield from self.busy("_poll_unconfirmed_resizes")
             if inst.vm_state == states.RESIZED and inst.task_state is None and m.status == states.FINISHED:
                 self.cloud.start_confirm(self.who, req)
+            elif m.status == states.FINISHED and inst.migration is m:
+                # an operator reset it, or it failed: Nova errors the migration out
+                # ("In ERROR state", "In states active/None, not RESIZED/None")
+                self.save(req, migration_status=states.MIGRATION_ERROR)
             self.step(req, "_poll_unconfirmed_resizes", "end")

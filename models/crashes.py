@@ -4,18 +4,20 @@ A crashed service stops: the handlers it was running are lost (oslo.messaging
 acknowledges a message before handling it), messages for it wait in its queue, and
 calls to it time out in their callers. A nova-compute keeps reporting until it
 crashes; the scheduler's ComputeFilter counts it down only ``service_down_time``
-after its last report, so it can still be chosen meanwhile. On restart a nova-compute
+after its last report, so it can still be chosen meanwhile (``models.liveness``). On restart a nova-compute
 runs ``init_host`` (``_init_instance`` for each instance whose database host it is),
 then consumes its queue again, in order, and reports.
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import simpy
 
 from models import states
+from models.faults import occurrences
+from simulator.names import expand_names
 
 if TYPE_CHECKING:
     from models.cloud import Cloud
@@ -27,29 +29,34 @@ class Crashes:
     def __init__(self, cloud: "Cloud"):
         self.cloud = cloud
         self.env = cloud.env
-        self.down: set[str] = set()
+        #: claims of abandoned moves a resource audit stopped counting (Kilo)
+        self.healed = 0
 
     def start(self) -> None:
-        for f in self.cloud.loaded.model.faults:
+        cloud = self.cloud
+        for i, f in enumerate(cloud.loaded.model.faults):
             if f.kind == "compute_crash":
-                comp = self.cloud.computes[self.cloud.hosts.index[f.host]]
-                self.env.process(self._compute(comp, f.at, f.restart_after))
+                for name in expand_names(f.host):
+                    comp = cloud.computes[cloud.hosts.index[name]]
+                    self._every(f, f"faults[{i}].{name}", lambda comp=comp, f=f: self._compute(comp, f.restart_after))
             elif f.kind == "link_down":
-                self.env.process(self._link(f.a, f.b, f.at, f.duration))
+                self._every(f, f"faults[{i}]", lambda f=f: self._link(f.a, f.b, f.duration))
             elif f.kind == "broker_restart":
-                self.env.process(self._broker(f.at, f.duration))
+                self._every(f, f"faults[{i}]", lambda f=f: self._broker(f.duration))
             elif f.kind == "service_down":
-                svc = {"api": self.cloud.api, "conductor": self.cloud.conductor,
-                       "scheduler": self.cloud.scheduler}[f.service]
-                self.env.process(self._service(svc, f.at, f.duration))
+                svc = {"api": cloud.api, "conductor": cloud.conductor, "scheduler": cloud.scheduler}[f.service]
+                self._every(f, f"faults[{i}]", lambda svc=svc, f=f: self._service(svc, f.duration))
+
+    def _every(self, f: Any, stream: str,
+               occurrence: Callable[[], Generator[simpy.Event, Any, None]]) -> None:
+        self.env.process(occurrences(self.env, f, self.cloud.streams.stream(stream), occurrence))
 
     def _record(self, who: Any, kind: str, **extra: Any) -> None:
         self.cloud.recorder.emit(self.env.now, None, None, who.service, who.host, "fault", kind, **extra)
         self.cloud.faults.struck[kind] += 1
 
-    def _link(self, a: str, b: str, at: float, duration: float | None) -> Generator[simpy.Event, Any, None]:
+    def _link(self, a: str, b: str, duration: float | None) -> Generator[simpy.Event, Any, None]:
         """A link goes down: copies across it reroute if they can, else stall."""
-        yield self.env.timeout(at)
         self.cloud.recorder.emit(self.env.now, None, None, "network", None, "fault", "link_down",
                                  phase="down", a=a, b=b)
         self.cloud.faults.struck["link_down"] += 1
@@ -61,9 +68,8 @@ class Crashes:
                                  phase="up", a=a, b=b)
         self.cloud.copier.set_link(a, b, up=True)
 
-    def _broker(self, at: float, duration: float) -> Generator[simpy.Event, Any, None]:
+    def _broker(self, duration: float) -> Generator[simpy.Event, Any, None]:
         """RabbitMQ restarts: queued messages are lost; senders wait until it is back."""
-        yield self.env.timeout(at)
         lost = self.cloud.bus.broker_stop()
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="stop", messages_lost=lost)
@@ -73,43 +79,34 @@ class Crashes:
                                  phase="start")
         self.cloud.bus.broker_start()
 
-    def _service(self, svc: Any, at: float, duration: float | None) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(at)
+    def _service(self, svc: Any, duration: float | None) -> Generator[simpy.Event, Any, None]:
+        conductor = svc is self.cloud.conductor
         self._record(svc, "service_down", phase="stop")
         svc.pool.stop()
+        if conductor:  # the computes' reports go through it
+            self.cloud.liveness.conductor_stopped(self.env.now)
         if duration is None:
             return
         yield self.env.timeout(duration)
         self.cloud.recorder.emit(self.env.now, None, None, svc.service, svc.host, "fault", "service_down",
                                  phase="restart")
+        if conductor:
+            self.cloud.liveness.conductor_started(self.env.now)
         svc.pool.start()
 
-    def _compute(self, comp: Any, at: float, restart_after: float | None) -> Generator[simpy.Event, Any, None]:
-        nova = self.cloud.nova
-        hosts = self.cloud.hosts
-        yield self.env.timeout(at)
+    def _compute(self, comp: Any, restart_after: float | None) -> Generator[simpy.Event, Any, None]:
+        liveness = self.cloud.liveness
         self._record(comp, "compute_crash", phase="stop")
         comp.pool.stop()
-        # the last report was sent at 5 s after start, then every report_interval
-        first = 5.0
-        last = first + nova.report_interval * math.floor((at - first) / nova.report_interval) if at >= first else 0.0
-        seen_down_at = last + nova.service_down_time
-        restart_at = math.inf if restart_after is None else at + restart_after
-        if seen_down_at < restart_at:
-            self.env.process(self._mark_down(comp.index, seen_down_at, restart_at))
+        liveness.compute_stopped(comp.index, self.env.now)
         if restart_after is None:
             return
         yield self.env.timeout(restart_after)
         self.cloud.recorder.emit(self.env.now, None, None, comp.service, comp.host, "fault", "compute_crash",
                                  phase="restart")
         yield from self._init_host(comp)
-        hosts.up[comp.index] = True
+        liveness.compute_started(comp.index, self.env.now)
         comp.pool.start()
-
-    def _mark_down(self, host: int, when: float, until: float) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(when - self.env.now)
-        if self.env.now < until:
-            self.cloud.hosts.up[host] = False
 
     def _init_host(self, comp: Any) -> Generator[simpy.Event, Any, None]:
         """``_init_instance`` for each instance whose database host is this host."""
@@ -129,7 +126,9 @@ class Crashes:
                 inst.power_on = power_on
                 comp.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
                 comp.save(req, vm_state=inst.old_vm_state, task_state=None)
-                if m is not None and m.dest >= 0:
+                if m is not None and m.dest >= 0 and cloud.modern:
+                    self.drop_abandoned(m)  # placement keeps the allocations: leaked now
+                elif m is not None and m.dest >= 0:
                     cloud.hold()  # before the request ends, so the run waits for the audit
                     self.env.process(self.audit_release(m))
                 cloud.finish(req, "error", "ResetOnStartup")
@@ -147,22 +146,33 @@ class Crashes:
 
     def drop_abandoned(self, m: Any) -> None:
         """What a resource audit (``update_available_resource``) makes of a move whose
-        instance is no longer in a resize task state (a crash or an operator reset it)
-        or has moved on to a newer migration: it stops counting the move, so the books
-        hold the instance's flavor where instance.host names."""
-        hosts = self.cloud.hosts
+        instance is no longer mid-resize (Kilo's ``_instance_in_resize_state``: not
+        RESIZED and in no resize task state, after a crash or an operator's reset) or
+        has moved on to a newer migration: it stops counting the move, so the books
+        hold the instance's flavor where instance.host names. Modern Nova's placement
+        allocations are not the audit's to heal: there the move's claim is leaked."""
+        cloud = self.cloud
+        hosts = cloud.hosts
         inst = m.instance
         stale = inst.migration is not m
-        if (m.dest < 0 or m.dest_released or m.status not in states.PENDING_MIGRATION
-                or not (stale or inst.task_state not in states.RESIZE_TASK_STATES)):
+        resizing = inst.vm_state == states.RESIZED or inst.task_state in states.RESIZE_TASK_STATES
+        if (m.dest < 0 or m.dest_released or m.status not in states.AUDITED_MIGRATION
+                or not (stale or not resizing)):
             return
         m.dest_released = True
+        host, flavor = (m.dest, m.new_flavor) if stale else hosts.abandoned_claim(inst, m)
+        if cloud.modern:
+            hosts.leaked.append((host, flavor))
+            if not stale and host == m.source != m.dest and inst.flavor is not m.new_flavor:
+                hosts.excess.append((m.dest, m.new_flavor, inst.flavor))
+            return
         if stale:
-            hosts.release(m.dest, m.new_flavor, self.env.now)
+            hosts.release(host, flavor, self.env.now)
         else:
             hosts.abandon_move(inst, m, self.env.now)
-        self.cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
-                                 hosts.names[m.dest], "state", "update_available_resource",
-                                 vm_state=inst.vm_state, task_state=inst.task_state,
-                                 migration_status=m.status, instance_host=hosts.names[inst.host],
-                                 released=hosts.names[m.dest])
+        self.healed += 1
+        cloud.recorder.emit(self.env.now, m.request.request, inst.name, "nova-compute",
+                            hosts.names[host], "state", "update_available_resource",
+                            vm_state=inst.vm_state, task_state=inst.task_state,
+                            migration_status=m.status, instance_host=hosts.names[inst.host],
+                            released=hosts.names[host])

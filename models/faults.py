@@ -1,7 +1,7 @@
 """The scenario's fault schedule, as the services and the bus consult it.
 
 Each fault is active from ``at`` for ``for`` seconds (no ``at``: the whole run).
-The kinds modelled so far (reference section 10):
+The kinds (reference section 10):
 
 - ``service_slow``: a service's processing times × ``factor``;
 - ``message_delay``: messages to the matching topics take ``extra`` seconds more;
@@ -16,7 +16,14 @@ The kinds modelled so far (reference section 10):
   lost, casts wait in its queue) and restarts ``restart_after`` later (``init_host``
   first); the scheduler sees it down only ``service_down_time`` after its last report;
 - ``service_down``: nova-api, nova-conductor or nova-scheduler stops at ``at`` and
-  restarts after ``for``.
+  restarts after ``for`` (a down conductor also stops the computes' reports:
+  ``models.liveness``);
+- ``broker_restart``, ``link_down``: the broker or a link goes down for ``for``.
+
+A fault with a ``rate`` recurs: each occurrence lasts ``for`` (``restart_after``), and
+the next strikes an exponential time (mean 1/rate) after it ends; several hosts named
+by one fault each have their own occurrences. Recurrences are background events: they
+happen while something else is still to happen, and never keep a run going alone.
 
 Every fault that strikes is recorded in the trace (``event: fault``) and counted.
 """
@@ -24,7 +31,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any
+from typing import Any, Callable, Generator
+
+import simpy
 
 from simulator.distributions import make_sampler
 from simulator.names import expand_names
@@ -39,14 +48,35 @@ class FaultPlan:
         self.rng: random.Random = streams.stream("faults")
         self.host_names = host_names
         self.struck: Counter[str] = Counter()
+        self.streams = streams
         self.topics: list[set[str] | None] = [set(expand_names(f.topic)) if f.topic else None for f in faults]
+        self.hosts: list[set[str] | None] = [set(expand_names(f.host)) if f.host else None for f in faults]
         self.extra = [make_sampler(f.extra) if f.extra is not None else None for f in faults]
+        #: recurring window faults: whether an occurrence is in effect now
+        self.on = [False] * len(faults)
 
     def __bool__(self) -> bool:
         return bool(self.faults)
 
-    @staticmethod
-    def _active(f: Any, now: float) -> bool:
+    def start(self, env: simpy.Environment, recorder: Any) -> None:
+        """Start the occurrences of the recurring faults that open a window (slow
+        services, late or lost messages, failing copies and boots)."""
+        for i, f in enumerate(self.faults):
+            if f.rate is not None and f.kind not in OUTAGES:
+                env.process(occurrences(env, f, self.streams.stream(f"faults[{i}]"),
+                                        lambda i=i: self._window(env, recorder, i)))
+
+    def _window(self, env: simpy.Environment, recorder: Any, i: int) -> Generator[simpy.Event, Any, None]:
+        f = self.faults[i]
+        self.on[i] = True
+        recorder.emit(env.now, None, None, "faults", None, "fault", f.kind, phase="start", fault=i)
+        yield env.timeout(f.duration)
+        self.on[i] = False
+        recorder.emit(env.now, None, None, "faults", None, "fault", f.kind, phase="end", fault=i)
+
+    def _active(self, i: int, f: Any, now: float) -> bool:
+        if f.rate is not None:
+            return self.on[i]
         if f.at is None:
             return True
         if now < f.at:
@@ -54,7 +84,7 @@ class FaultPlan:
         return f.duration is None or now < f.at + f.duration
 
     def _matching(self, kind: str, now: float) -> list[int]:
-        return [i for i, f in enumerate(self.faults) if f.kind == kind and self._active(f, now)]
+        return [i for i, f in enumerate(self.faults) if f.kind == kind and self._active(i, f, now)]
 
     def slow_factor(self, service: str, now: float) -> float:
         """service_slow: the factor on ``service``'s processing time now (1: none)."""
@@ -85,7 +115,7 @@ class FaultPlan:
         """copy_fail: the reason a copy from ``source`` fails now, or None."""
         for i in self._matching("copy_fail", now):
             f = self.faults[i]
-            if (f.host is None or f.host == self.host_names[source]) and self.rng.random() < f.probability:
+            if self._on_host(i, source) and self.rng.random() < f.probability:
                 self.struck["copy_fail"] += 1
                 return f.reason
         return None
@@ -94,7 +124,30 @@ class FaultPlan:
         """boot_fail: whether the guest fails to start on ``dest`` now."""
         for i in self._matching("boot_fail", now):
             f = self.faults[i]
-            if (f.host is None or f.host == self.host_names[dest]) and self.rng.random() < f.probability:
+            if self._on_host(i, dest) and self.rng.random() < f.probability:
                 self.struck["boot_fail"] += 1
                 return True
         return False
+
+    def _on_host(self, i: int, host: int) -> bool:
+        names = self.hosts[i]
+        return names is None or self.host_names[host] in names
+
+
+#: the kinds that take something down for a while (models.crashes carries them out)
+OUTAGES = ("compute_crash", "service_down", "broker_restart", "link_down")
+
+
+def occurrences(env: simpy.Environment, f: Any, rng: random.Random,
+                occurrence: Callable[[], Generator[simpy.Event, Any, None]]) -> Generator[simpy.Event, Any, None]:
+    """Run ``occurrence`` (one strike, through to its end) at the fault's ``at``, or,
+    for a recurring fault, again and again at its ``rate`` from ``at`` (default 0)."""
+    if f.rate is None:
+        yield env.timeout(f.at)
+        yield from occurrence()
+        return
+    if f.at:
+        yield env.background(f.at)  # type: ignore[attr-defined]
+    while True:
+        yield env.background(rng.expovariate(f.rate))  # type: ignore[attr-defined]
+        yield from occurrence()

@@ -71,8 +71,13 @@ class HostTable:
         self.disk_limit_gb = self.disk_gb * disk_allocation_ratio
         self.claims = 0
         self.releases = 0
-        #: claims no record will ever release (orphaned by a crash): (host, flavor)
+        #: claims no record will ever release (orphaned by a crash, or held by a move
+        #: modern Nova abandoned): (host, flavor)
         self.leaked: list[tuple[int, Flavor]] = []
+        #: allocations an abandoned move left larger than the instance's flavor there
+        #: (modern: the new flavor on the destination of an instance that kept its old
+        #: one): (host, flavor allocated, instance's flavor)
+        self.excess: list[tuple[int, Flavor, Flavor]] = []
 
     def __len__(self) -> int:
         return len(self.names)
@@ -133,18 +138,26 @@ class HostTable:
         self.used_disk_gb[host] += flavor.disk_gb
         self.claims += 1
 
+    @staticmethod
+    def abandoned_claim(inst: Any, m: Any) -> tuple[int, Flavor]:
+        """The claim of an abandoned move that Nova's resource audit stops counting:
+        the source's old flavor once the instance is on the destination
+        (``resize_instance`` moved it, or on the same host ``finish_resize`` gave it
+        the new flavor), else the destination's new flavor."""
+        if inst.host == m.dest and (m.dest != m.source or inst.flavor is m.new_flavor):
+            return m.source, m.old_flavor
+        return m.dest, m.new_flavor
+
     def abandon_move(self, inst: Any, m: Any, now: float) -> None:
         """The books as Nova's resource audit leaves them after a move is abandoned
         (in error, or its instance reset): the instance's flavor counts where
         instance.host names, the move's other claim is dropped."""
-        # resize_instance moved it already, or (same host) finish_resize gave it the new flavor
-        if inst.host == m.dest and (m.dest != m.source or inst.flavor is m.new_flavor):
-            if inst.flavor is not m.new_flavor:
-                self.release(m.dest, m.new_flavor, now)
-                self.take(m.dest, inst.flavor, now)
-            self.release(m.source, m.old_flavor, now)
-        else:
+        host, flavor = self.abandoned_claim(inst, m)
+        if host == m.source and m.dest != m.source and inst.flavor is not m.new_flavor:
+            # on the destination with its old flavor back (finish_resize failed)
             self.release(m.dest, m.new_flavor, now)
+            self.take(m.dest, inst.flavor, now)
+        self.release(host, flavor, now)
 
     def release(self, host: int, flavor: Flavor, now: float = 0.0) -> None:
         """Give a flavor's resources back (drop_resize_claim, abort_claim)."""

@@ -244,6 +244,10 @@ class DiskCopier:
         self.topology.set_link(a, b, up)
         if up:
             for c in sorted(self._stalled, key=lambda c: c.key):
+                try:
+                    self.topology.route(c.src, c.dst, c.key)
+                except NoRoute:
+                    continue  # still cut off: it gives up when it would have
                 self._stalled.discard(c)
                 c.token = None
                 self._start(c)

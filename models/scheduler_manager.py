@@ -35,6 +35,7 @@ class NovaScheduler(NovaService):
         spec = msg.args["spec"]
         self.notify(req, "scheduler.select_destinations.start")
         yield from self.busy("select_destinations")
+        cloud.liveness.refresh(self.env.now)  # ComputeFilter reads the services' reports
         view = self.views[msg.worker]
         view.refresh(self.env.now)
         explain = req.request in cloud.explain

@@ -103,7 +103,8 @@ class NovaService:
             m.status = "error"
             m.dest_released = True
             cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
-        elif scheduled is not None:
+        elif scheduled is not None and (m is None or not m.dest_released):
+            # (released already: an audit dropped it, or modern leaked it, at a reset)
             cloud.hosts.release(scheduled[0], scheduled[1], self.env.now)
         self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
                                  "instance_fault", "UnexpectedTaskStateError",

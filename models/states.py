@@ -26,6 +26,9 @@ POST_MIGRATING = "post-migrating"
 #: a move before VERIFY_RESIZE: its destination claim is still a pending one
 PENDING_MIGRATION = (PRE_MIGRATING, MIGRATING, POST_MIGRATING)
 FINISHED = "finished"
+#: the moves a resource audit may stop counting: before VERIFY_RESIZE, or at it
+#: (``finished``) once an operator's reset took the instance out of RESIZED
+AUDITED_MIGRATION = PENDING_MIGRATION + (FINISHED,)
 CONFIRMING = "confirming"
 CONFIRMED = "confirmed"
 REVERTING = "reverting"

@@ -294,9 +294,10 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
             loaded.groups[member] = (gname, grp.policy)
 
     topics = {"conductor", "scheduler"} | {f"compute.{h}" for h in host_names}
+    host_set = set(host_names)
     for i, f in enumerate(model.faults):
         if f.host is not None:
-            known_host(("faults", i, "host"), f.host)
+            known_names(("faults", i, "host"), f.host, host_set, "host")
         if f.kind == "link_down" and model.network.model != "maxmin":
             fail(("faults", i), "links go down only with network.model maxmin")
         if f.topic is not None:
@@ -317,27 +318,54 @@ def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.N
     return loaded
 
 
+def outage_targets(f: typing.Any) -> list[tuple]:
+    """What an outage fault takes down (a host's nova-compute, a service, the broker,
+    a link), one key per target; [] for faults that take nothing down."""
+    if f.kind == "compute_crash":
+        return [("compute", h) for h in expand_names(f.host)]
+    if f.kind == "service_down":
+        return [("service", f.service)]
+    if f.kind == "broker_restart":
+        return [("broker",)]
+    if f.kind == "link_down":
+        return [("link",) + tuple(sorted((f.a, f.b)))]
+    return []
+
+
 def check_fault_windows(faults: list, fail: typing.Callable[..., typing.NoReturn]) -> None:
     """A thing that is down cannot go down again: two outages of the same service,
     host, broker or link may not overlap (the second would start while the first
-    holds, and the restart of the first would end both)."""
+    holds, and the restart of the first would end both). A recurring outage strikes
+    at random times, so it must be the only outage of what it targets."""
     last: dict[tuple, tuple[int, float]] = {}
+    recurring: dict[tuple, int] = {}
+    for i, f in enumerate(faults):
+        if f.rate is not None:
+            for key in outage_targets(f):
+                recurring.setdefault(key, i)
     order = sorted(range(len(faults)), key=lambda i: (faults[i].at or 0.0, i))
     for i in order:
         f = faults[i]
-        if f.kind == "compute_crash":
-            key, length = ("compute", f.host), f.restart_after
-        elif f.kind == "service_down":
-            key, length = ("service", f.service), f.duration
-        elif f.kind == "broker_restart":
-            key, length = ("broker",), f.duration
-        elif f.kind == "link_down":
-            key, length = ("link",) + tuple(sorted((f.a, f.b))), f.duration
-        else:
-            continue
-        if key in last and f.at < last[key][1]:
-            j, end = last[key]
-            until = "never comes back" if end == float("inf") else f"is down until {end:g} s"
-            fail(("faults", i, "at"), f"overlaps faults[{j}] ({faults[j].kind}): it {until}; "
-                 f"start this one at or after that, or merge the two")
-        last[key] = (i, f.at + (float("inf") if length is None else length))
+        length = f.restart_after if f.kind == "compute_crash" else f.duration
+        for key in outage_targets(f):
+            j = recurring.get(key, i)
+            if j != i:
+                fail(("faults", i), f"faults[{j}] takes down {_target_name(key)} at random times "
+                     f"(it has a 'rate'), so this outage of it could overlap one of those; "
+                     f"a recurring outage must be the only outage of what it targets")
+            if f.rate is not None:
+                continue
+            if key in last and f.at < last[key][1]:
+                j, end = last[key]
+                until = "never comes back" if end == float("inf") else f"is down until {end:g} s"
+                fail(("faults", i, "at"), f"overlaps faults[{j}] ({faults[j].kind}): it {until}; "
+                     f"start this one at or after that, or merge the two")
+            last[key] = (i, f.at + (float("inf") if length is None else length))
+
+
+def _target_name(key: tuple) -> str:
+    if key[0] == "compute":
+        return f"{key[1]}'s nova-compute"
+    if key[0] == "service":
+        return f"nova-{key[1]}"
+    return "the broker" if key[0] == "broker" else f"link {key[1]}-{key[2]}"

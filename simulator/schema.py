@@ -27,6 +27,8 @@ def _unit(unit: str, integral: bool = False) -> BeforeValidator:
 # quantities: a bare number is in the key's unit; a string may carry its own unit
 Seconds = Annotated[float, _unit("s"), Field(ge=0, allow_inf_nan=False)]
 PosSeconds = Annotated[float, _unit("s"), Field(gt=0, allow_inf_nan=False)]
+#: events per second, or a string such as "2/h" or "1 per day"
+Rate = Annotated[float, _unit("per_s"), Field(gt=0, allow_inf_nan=False)]
 Gbps = Annotated[float, _unit("gbps"), Field(gt=0, allow_inf_nan=False)]
 MiBps = Annotated[float, _unit("mibps"), Field(gt=0, allow_inf_nan=False)]
 GiB = Annotated[float, _unit("gb"), Field(ge=0, allow_inf_nan=False)]
@@ -335,8 +337,12 @@ class Fault(Strict):
     """One entry of the fault schedule (reference section 10)."""
 
     kind: str
+    #: when it strikes; with ``rate``, from when it recurs (default 0)
     at: Optional[Seconds] = None
     duration: Optional[Seconds] = Field(None, alias="for")
+    #: a recurring fault: it strikes again an exponential time (mean 1/rate) after each
+    #: occurrence ends; per target when ``host`` names several hosts
+    rate: Optional[Rate] = None
     service: Optional[Literal["api", "conductor", "scheduler", "compute"]] = None
     host: Optional[str] = None
     topic: Optional[str] = None
@@ -364,10 +370,12 @@ class Fault(Strict):
                 "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
                 "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
                 "boot_fail": ("probability",)}[self.kind]
+        if self.rate is not None:
+            need = tuple(k for k in need if k != "at")
         for key in need:
             if getattr(self, key) is None:
                 raise ValueError(f"a {self.kind} fault needs '{'for' if key == 'duration' else key}'")
-        allowed = set(need) | {"kind", "at", "duration"} | ({"reason", "host"} if self.kind == "copy_fail" else set()) \
+        allowed = set(need) | {"kind", "at", "duration", "rate"} | ({"reason", "host"} if self.kind == "copy_fail" else set()) \
             | ({"host"} if self.kind == "boot_fail" else set())
         if self.kind == "compute_crash":
             allowed = (allowed | {"restart_after"}) - {"duration"}
@@ -378,8 +386,13 @@ class Fault(Strict):
         if extra:
             name = "for" if "duration" in extra else sorted(extra)[0]
             raise ValueError(f"'{name}' does not apply to a {self.kind} fault")
-        if self.duration is not None and self.at is None:
-            raise ValueError("'for' needs 'at' (the fault's start)")
+        if self.rate is not None:
+            length = "restart_after" if self.kind == "compute_crash" else "duration"
+            if getattr(self, length) is None:
+                raise ValueError(f"a recurring {self.kind} fault (with 'rate') needs "
+                                 f"'{'for' if length == 'duration' else length}': how long each occurrence lasts")
+        elif self.duration is not None and self.at is None:
+            raise ValueError("'for' needs 'at' (the fault's start) or 'rate'")
         if self.kind == "copy_fail" and self.reason is None:
             self.reason = "disk_full"
         return self
@@ -415,7 +428,7 @@ class Operator(Strict):
 
 class Poisson(Strict):
     process: Literal["poisson"]
-    rate: PosFloat
+    rate: Rate
     start: Seconds = 0.0
 
 

@@ -114,6 +114,7 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
     return {
         "struck": dict(sorted(cloud.faults.struck.items())),
         "claims_leaked": stale + len(cloud.hosts.leaked),
+        "claims_healed": cloud.crashes.healed,
         "instances_left": dict(sorted(left.items())),
         "guests_powered_off": sum(1 for i in insts if not i.power_on and i.vm_state != "stopped"),
     }

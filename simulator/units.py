@@ -1,8 +1,8 @@
 """Quantities with units, as a scenario may write them: ``"10 Gbit/s"``,
-``"500 MiB/s"``, ``"20 GiB"``, ``"2 min"``.
+``"500 MiB/s"``, ``"20 GiB"``, ``"2 min"``, ``"2/h"``.
 
 A bare number is in the unit its key names (``_gbps`` Gbit/s, ``_mibps`` MiB/s, ``_gb``
-GiB, ``_mb`` MiB; times in seconds). Decimal prefixes are powers of 1000 (``GB``,
+GiB, ``_mb`` MiB; times in seconds; rates per second). Decimal prefixes are powers of 1000 (``GB``,
 ``Gbit``), binary ones powers of 1024 (``GiB``).
 """
 from __future__ import annotations
@@ -20,13 +20,30 @@ _TIME = {"ms": 1e-3, "s": 1, "sec": 1, "second": 1, "seconds": 1, "min": 60, "mi
 
 #: the unit of a bare number, and of the result, by kind
 UNITS = {"gbps": ("bandwidth", 1e9 / 8, "Gbit/s"), "mibps": ("bandwidth", 2 ** 20, "MiB/s"),
-         "gb": ("size", 2 ** 30, "GiB"), "mb": ("size", 2 ** 20, "MiB"), "s": ("time", 1.0, "s")}
+         "gb": ("size", 2 ** 30, "GiB"), "mb": ("size", 2 ** 20, "MiB"), "s": ("time", 1.0, "s"),
+         "per_s": ("rate", 1.0, "events per second")}
 
 _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z/]+)\s*$")
 
 
+_RATE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:/|per\s+)\s*"
+                   r"((?:\d+\.?\d*|\.\d+)?)\s*([A-Za-z]+)\s*$")
+
+
 def to_base(text: str, kind: str) -> float:
-    """``"10 Gbit/s"`` → bytes per second; ``"2 GiB"`` → bytes; ``"2 min"`` → seconds."""
+    """``"10 Gbit/s"`` → bytes per second; ``"2 GiB"`` → bytes; ``"2 min"`` → seconds;
+    ``"2/h"``, ``"2 per hour"`` or ``"1/30 min"`` → events per second."""
+    if kind == "rate":
+        r = _RATE.match(text)
+        if not r:
+            raise ValueError(f"{text!r} is not a rate")
+        unit = r.group(3).lower()
+        if unit not in _TIME:
+            raise ValueError(f"unknown time unit {r.group(3)!r} in {text!r}")
+        per = float(r.group(2)) if r.group(2) else 1.0
+        if per <= 0:
+            raise ValueError(f"{text!r} is per no time at all")
+        return float(r.group(1)) / (per * _TIME[unit])
     m = _NUM.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a number with a unit")
@@ -67,4 +84,4 @@ def in_unit(value: Any, unit: str, integral: bool = False) -> Any:
     return v
 
 
-_EXAMPLE = {"bandwidth": "10 Gbit/s", "size": "20 GiB", "time": "2 min"}
+_EXAMPLE = {"bandwidth": "10 Gbit/s", "size": "20 GiB", "time": "2 min", "rate": "2/h"}

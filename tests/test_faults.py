@@ -156,6 +156,13 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["link-down"]["requests"]["by_status"]["resized"] == 3
     # the operator resets the 51 instances bad-day leaves in resize_prep; the audit
     # then drops the 24 destination claims their moves held
+    # a day of recurring crashes, conductor and broker outages: every request ends,
+    # and the operator's policy leaves no instance in ERROR or mid-move
+    rec = by["recurring"]
+    assert sum(rec["requests"]["by_status"].values()) == 720
+    assert {"compute_crash", "service_down", "broker_restart"} <= set(rec["faults"]["struck"])
+    assert rec["faults"]["instances_left"] == {}
+    assert rec["operator"]["actions"]["hard_reboot"] == rec["requests"]["by_status"]["error"]
     assert by["operator"]["operator"]["actions"] == {"reset_state": 51}
     assert by["operator"]["requests"]["by_reason"]["reset-state (was resize_prep)"] == 51
     assert by["operator"]["faults"]["instances_left"] == {}
@@ -213,6 +220,7 @@ def test_a_source_that_crashes_mid_copy_runs_the_guest_again_after_restart():
     audit = [r for r in events_of(result.trace, 1, "state") if r["name"] == "update_available_resource"]
     assert len(audit) == 1 and audit[0]["released"] == "cmp2" and audit[0]["t"] > 430
     assert result.summary["resources"]["claims"] - result.summary["resources"]["releases"] == 1
+    assert (result.summary["faults"]["claims_healed"], result.summary["faults"]["claims_leaked"]) == (1, 0)
     flows = result.flows
     assert len(flows) == 1 and flows[0][8] == pytest.approx(100.0, abs=0.01)  # the copy stopped with the crash
 
@@ -297,6 +305,19 @@ def test_a_copy_stalled_longer_than_the_stall_timeout_fails():
     assert result.summary["faults"]["guests_powered_off"] == 1
 
 
+def test_another_link_coming_back_does_not_restart_a_stalled_copys_clock():
+    """The copy's uplink stays down; b1's own link flaps every 30 s meanwhile. The copy
+    still gives up 100 s after it stalled (it used to wait afresh at every flap)."""
+    s = link_case()
+    s["copy"] = {"stall_timeout": 100}
+    s["faults"] = [{"kind": "link_down", "a": "r1", "b": "core", "at": 15},
+                   {"kind": "link_down", "a": "b1", "b": "r2", "at": 40, "for": 10},
+                   {"kind": "link_down", "a": "b1", "b": "r2", "at": 80, "for": 10}]
+    row = simulator.run(s).request(1)
+    assert (row["status"], row["reason"]) == ("error", "ProcessExecutionError")
+    assert row["disk_copy"] == pytest.approx(15 - 12.195 + 100, abs=1e-3)
+
+
 def test_a_copy_reroutes_when_another_path_exists():
     """A leaf-spine with two spines: the copy's spine link goes down, it reroutes over
     the other spine at once; it takes as long as without the fault."""
@@ -363,3 +384,60 @@ def test_a_reset_mid_move_makes_the_moves_next_save_fail():
     assert (last["vm_state"], last["migration_status"], last["instance_host"]) == ("error", "error", "cmp1")
     assert not any(r["event"] == "rpc.cast" and r["name"] == "finish_resize" for r in result.trace)
     assert result.summary["resources"] == {"claims": 2, "releases": 1}
+
+
+def reset_at_verify_resize(release: str, **extra):
+    """vm1 reaches VERIFY_RESIZE on cmp2 at 224 s; the operator resets it to active at
+    300 s, before any confirm (none is scheduled)."""
+    s = tiny(nova={"release": release, **extra}, operator={"actions": [
+        {"action": "reset_state", "instance": "vm1", "at": 300, "state": "active"}]})
+    return simulator.run(s)
+
+
+def test_a_reset_resized_instance_gives_the_source_claim_back_at_the_audit_in_kilo():
+    """Kilo's audit counts a migration only while its instance is RESIZED or in a
+    resize task state: after the reset the source's old-flavor claim is dropped; the
+    instance keeps its new flavor on the destination; the migration stays finished."""
+    result = reset_at_verify_resize("kilo")
+    audit = [r for r in result.trace if r["name"] == "update_available_resource"]
+    assert [(a["t"], a["host"], a["released"], a["vm_state"], a["migration_status"], a["instance_host"])
+            for a in audit] == [(300.0, "cmp1", "cmp1", "active", "finished", "cmp2")]
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}
+    assert (result.summary["faults"]["claims_healed"], result.summary["faults"]["claims_leaked"]) == (1, 0)
+
+
+def test_a_reset_resized_instance_leaks_the_source_allocation_in_modern_nova():
+    """Placement's allocations are not the audit's to heal: the migration still holds
+    the old flavor on the source, a leak (nova-manage placement audit finds it)."""
+    result = reset_at_verify_resize("modern")
+    assert not [r for r in result.trace if r["name"] == "update_available_resource"]
+    assert result.summary["resources"]["releases"] == 0
+    assert (result.summary["faults"]["claims_healed"], result.summary["faults"]["claims_leaked"]) == (0, 1)
+
+
+def test_the_auto_confirm_errors_out_the_migration_of_a_reset_instance():
+    """_poll_unconfirmed_resizes (due from 324 s) finds the migration finished but the
+    instance active: "In states active/None, not RESIZED/None": the migration goes to
+    error, no confirm. (A second resize at 500 s keeps the run going past the poll.)"""
+    s = tiny(nova={"resize_confirm_window": 100}, operator={"actions": [
+        {"action": "reset_state", "instance": "vm1", "at": 300, "state": "active"}]})
+    s["workload"].append({"op": "resize", "flavor": "small", "instance": "vm1", "at": 500})
+    result = simulator.run(s)
+    saves = [(r["vm_state"], r["task_state"], r["migration_status"])
+             for r in events_of(result.trace, 1, "state") if r["name"] == "instance.save"]
+    assert saves[-1] == ("active", None, "error")
+    poll = [r for r in events_of(result.trace, 1, "step.start") if r["name"] == "_poll_unconfirmed_resizes"]
+    assert len(poll) == 1 and 324 <= poll[0]["t"] < 384
+    assert not any(r["event"] == "rpc.cast" and r["name"] == "confirm_resize" for r in result.trace)
+
+
+def test_in_modern_nova_a_move_restored_on_its_source_leaks_the_destination_allocation():
+    """init_host restores the guest on cmp1 as in Kilo, but no audit drops placement's
+    allocation for the instance on cmp2: it is leaked, not healed."""
+    s = crash_case(host="cmp1", at=100, restart_after=300)
+    s["nova"] = {"release": "modern"}
+    result = simulator.run(s)
+    assert result.request(1)["reason"] == "ResetOnStartup"
+    assert not [r for r in result.trace if r["name"] == "update_available_resource"]
+    assert (result.summary["faults"]["claims_leaked"], result.summary["faults"]["claims_healed"]) == (1, 0)
+    assert result.summary["resources"]["claims"] - result.summary["resources"]["releases"] == 2

@@ -9,12 +9,12 @@ from collections import Counter
 
 import numpy as np
 
-import simpy
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from models.cloud import Cloud
 from models.states import REQUEST_STATUSES
+from simulator.engine import Environment
 from simulator.errors import ScenarioError
 from simulator.random_streams import RandomStreams
 from simulator.recorder import TraceRecorder
@@ -62,31 +62,40 @@ def scenarios(draw):
         kind = draw(st.sampled_from(["service_slow", "message_delay", "message_loss", "copy_fail", "boot_fail",
                                      "compute_crash", "service_down", "broker_restart", "link_down"]))
         f = {"kind": kind}
+        # a recurring fault (a rate instead of a time) needs its length
+        recurring = draw(st.integers(0, 3)) == 0
+        rate = {"rate": draw(st.sampled_from([0.02, "6/min"]))} if recurring else {}
         if kind == "compute_crash":
-            f.update(host=f"h{draw(st.integers(0, n_hosts - 1))}", at=draw(st.sampled_from([2, 15, 40])))
-            if draw(st.booleans()):
+            f.update(host=draw(st.sampled_from([f"h{draw(st.integers(0, n_hosts - 1))}", f"h[0-{n_hosts - 1}]"])),
+                     **(rate or {"at": draw(st.sampled_from([2, 15, 40]))}))
+            if recurring or draw(st.booleans()):
                 f["restart_after"] = draw(st.sampled_from([5, 100]))
             faults.append(f)
             continue
+        if recurring:
+            f.update(rate, **{"for": draw(st.sampled_from([5, 30]))})
         if kind == "link_down":
-            f.update(a=draw(st.sampled_from([f"h{i}" for i in range(n_hosts)])), b="core",
-                     at=draw(st.sampled_from([1, 14])))
-            if draw(st.booleans()):
-                f["for"] = draw(st.sampled_from([5, 2000]))
+            f.update(a=draw(st.sampled_from([f"h{i}" for i in range(n_hosts)])), b="core")
+            if not recurring:
+                f["at"] = draw(st.sampled_from([1, 14]))
+                if draw(st.booleans()):
+                    f["for"] = draw(st.sampled_from([5, 2000]))
             faults.append(f)
             continue
         if kind == "broker_restart":
-            f.update(at=draw(st.sampled_from([1, 12])), **{"for": draw(st.sampled_from([3, 80]))})
+            if not recurring:
+                f.update(at=draw(st.sampled_from([1, 12])), **{"for": draw(st.sampled_from([3, 80]))})
             faults.append(f)
             continue
         if kind == "service_down":
-            f.update(service=draw(st.sampled_from(["api", "conductor", "scheduler"])),
-                     at=draw(st.sampled_from([1, 20])))
-            if draw(st.booleans()):
-                f["for"] = draw(st.sampled_from([5, 100]))
+            f.update(service=draw(st.sampled_from(["api", "conductor", "scheduler"])))
+            if not recurring:
+                f["at"] = draw(st.sampled_from([1, 20]))
+                if draw(st.booleans()):
+                    f["for"] = draw(st.sampled_from([5, 100]))
             faults.append(f)
             continue
-        if draw(st.booleans()):
+        if not recurring and draw(st.booleans()):
             f["at"], f["for"] = draw(st.sampled_from([0, 5, 40])), draw(st.sampled_from([10, 100]))
         topic = draw(st.sampled_from(["conductor", "scheduler", "compute.h0"]))
         if kind == "service_slow":
@@ -153,7 +162,7 @@ def test_invariants_hold_on_random_clouds(scenario):
     try:
         loaded = load_scenario(scenario)
         recorder = TraceRecorder(None)
-        env = simpy.Environment()
+        env = Environment()
         cloud = Cloud(loaded, env, RandomStreams(scenario["seed"]), recorder)
     except ScenarioError:
         assume(False)
@@ -222,6 +231,10 @@ def test_invariants_hold_on_random_clouds(scenario):
         expect["vcpu"][host] += f.vcpus
         expect["disk"][host] += f.disk_gb
         held += 1
+    for host, big, small in h.excess:  # a larger allocation than the instance's flavor
+        expect["ram"][host] += big.ram_mb - small.ram_mb
+        expect["vcpu"][host] += big.vcpus - small.vcpus
+        expect["disk"][host] += big.disk_gb - small.disk_gb
     assert list(h.used_ram_mb) == expect["ram"]
     assert list(h.used_vcpus) == expect["vcpu"]
     assert list(h.used_disk_gb) == expect["disk"]

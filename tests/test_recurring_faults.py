@@ -1,0 +1,133 @@
+"""Faults that recur at a Poisson rate: each occurrence lasts its `for`
+(`restart_after`), the next strikes an exponential time after it ends, and they never
+keep a run going by themselves."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import simulator
+from simulator.cli import main
+from simulator.engine import Environment
+from simulator.random_streams import RandomStreams
+from tests.conftest import tiny
+
+
+def fault_events(result, kind):
+    return [r for r in result.trace if r["event"] == "fault" and r["name"] == kind]
+
+
+def test_a_recurring_crash_strikes_an_exponential_time_after_each_restart():
+    """cmp2 crashes at rate 1/300 s and restarts 20 s later; the stop times are the
+    stream's draws, each counted from the previous restart. The user confirms 3000 s
+    after VERIFY_RESIZE, so the run lasts long enough for several crashes."""
+    s = tiny(faults=[{"kind": "compute_crash", "host": "cmp2", "rate": "12/h", "restart_after": 20}])
+    s["workload"][0]["confirm_after"] = 3000
+    result = simulator.run(s)
+    stops = [r["t"] for r in fault_events(result, "compute_crash") if r["phase"] == "stop"]
+    restarts = [r["t"] for r in fault_events(result, "compute_crash") if r["phase"] == "restart"]
+    rng = RandomStreams(7).stream("faults[0].cmp2")
+    expected, t = [], 0.0
+    while True:
+        t += rng.expovariate(1 / 300)
+        if t > result.summary["sim_time"]:
+            break
+        expected.append(t)
+        t += 20
+    assert len(expected) >= 5
+    assert stops == pytest.approx(expected, abs=1e-6)
+    assert restarts == pytest.approx([x + 20 for x in expected if x + 20 <= result.summary["sim_time"]], abs=1e-6)
+    assert result.summary["faults"]["struck"]["compute_crash"] == len(stops)
+    assert result.request(1)["status"] in ("confirmed", "stuck")
+
+
+def test_a_host_range_crashes_each_host_on_its_own():
+    """Each host named has its own stream of crashes: here cmp1's first comes at 86 s,
+    mid-copy, which ends the move (ResetOnStartup) and the run before cmp2's first."""
+    s = tiny(faults=[{"kind": "compute_crash", "host": "cmp[1-2]", "rate": 0.01, "restart_after": 5}])
+    s["workload"][0]["confirm_after"] = 2000
+    result = simulator.run(s)
+    end = result.summary["sim_time"]
+    for host in ("cmp1", "cmp2"):
+        stops = [r["t"] for r in fault_events(result, "compute_crash") if r["host"] == host and r["phase"] == "stop"]
+        first = RandomStreams(7).stream(f"faults[0].{host}").expovariate(0.01)
+        assert stops[:1] == ([pytest.approx(first)] if first <= end else [])
+    assert result.request(1)["reason"] == "ResetOnStartup"
+
+
+def test_a_recurring_fault_never_keeps_a_run_going():
+    """The prep_resize cast is lost, so the request is stuck at once; crashes that
+    recur for ever on cmp1 do not turn that into a run without end."""
+    s = tiny(faults=[{"kind": "message_loss", "topic": "compute.cmp2", "probability": 1.0},
+                     {"kind": "compute_crash", "host": "cmp1", "rate": 0.001, "restart_after": 60}])
+    result = simulator.run(s)
+    assert (result.request(1)["status"], result.request(1)["reason"]) == ("stuck", "task_state resize_prep")
+    # it ends when it would without the crashes: when nothing else is left to happen
+    assert result.summary["sim_time"] == simulator.run(tiny(faults=s["faults"][:1])).summary["sim_time"]
+
+
+def test_a_recurring_window_fault_strikes_only_inside_its_windows():
+    """Messages to the scheduler take 50 s more inside windows of 100 s that open at
+    rate 1/100 s; outside them, the broker's 1 ms."""
+    s = tiny(instances=[{"name": "vm[01-20]", "flavor": "small", "disk_used_gb": 1, "host": "cmp1"}],
+             workload=[{"op": "resize", "flavor": "medium", "instance": "vm[01-20]", "count": 20,
+                        "arrival": {"process": "periodic", "interval": 40}}],
+             faults=[{"kind": "message_delay", "topic": "scheduler", "extra": 50, "rate": 0.01, "for": 100}])
+    result = simulator.run(s)
+    marks = [(r["t"], r["phase"]) for r in fault_events(result, "message_delay") if "phase" in r]
+    windows = [(a[0], b[0]) for a, b in zip(marks[::2], marks[1::2])]
+    assert windows and all(a[1] == "start" and b[1] == "end" for a, b in zip(marks[::2], marks[1::2]))
+    assert all(b - a == pytest.approx(100) for a, b in windows)
+    sends = [r for r in result.trace if r["event"] == "rpc.call" and r["name"] == "select_destinations"]
+    delayed = [r["arrives"] - r["t"] > 40 for r in sends]
+    inside = [any(a <= r["t"] < b for a, b in windows) for r in sends]
+    assert delayed == inside and any(delayed) and not all(delayed)
+
+
+def test_background_events_fire_only_while_something_else_is_to_come():
+    env = Environment()
+    fired = []
+
+    def bg(delay):
+        yield env.background(delay)
+        fired.append(env.now)
+
+    env.process(bg(5))
+    env.process(bg(50))
+    env.timeout(10)  # the last thing to happen
+    env.run()
+    assert fired == [5] and env.now == 10
+
+
+@pytest.mark.parametrize("faults, expected", [
+    ([{"kind": "compute_crash", "host": "cmp1", "rate": 0.01}],
+     "a recurring compute_crash fault (with 'rate') needs 'restart_after'"),
+    ([{"kind": "service_slow", "service": "api", "factor": 2, "rate": "2/h"}],
+     "a recurring service_slow fault (with 'rate') needs 'for'"),
+    ([{"kind": "boot_fail", "probability": 1, "rate": "2 per fortnight", "for": 5}],
+     "unknown time unit 'fortnight'"),
+    ([{"kind": "boot_fail", "probability": 1, "rate": 0, "for": 5}], "faults[0].rate"),
+    ([{"kind": "compute_crash", "host": "cmp[1-3]", "at": 5}], "unknown host 'cmp3'"),
+    ([{"kind": "compute_crash", "host": "cmp[1-2]", "rate": "1/h", "restart_after": 60},
+      {"kind": "compute_crash", "host": "cmp2", "at": 500, "restart_after": 60}],
+     "faults[1]: faults[0] takes down cmp2's nova-compute at random times"),
+    ([{"kind": "service_down", "service": "conductor", "rate": "1/h", "for": 60},
+      {"kind": "service_down", "service": "conductor", "rate": "1/day", "for": 60}],
+     "faults[1]: faults[0] takes down nova-conductor at random times"),
+])
+def test_recurring_faults_are_validated(tmp_path, capsys, faults, expected):
+    p = tmp_path / "f.yaml"
+    p.write_text(yaml.safe_dump(tiny(faults=faults)))
+    assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1, err
+
+
+def test_rates_take_units():
+    from simulator.units import in_unit
+
+    assert in_unit("2/h", "per_s") == pytest.approx(2 / 3600)
+    assert in_unit("1 per day", "per_s") == pytest.approx(1 / 86400)
+    assert in_unit("1/12h", "per_s") == pytest.approx(1 / 43200)
+    assert in_unit("3 per 30 min", "per_s") == pytest.approx(3 / 1800)
+    assert in_unit(0.5, "per_s") == 0.5
