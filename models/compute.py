@@ -31,6 +31,10 @@ class ProcessExecutionError(Exception):
     """A command on the host failed (ssh / scp / rsync), as oslo.concurrency raises it."""
 
 
+class InstancePowerOffFailure(Exception):
+    """The driver could not destroy the guest."""
+
+
 class LibvirtError(Exception):
     """libvirt could not start the domain (libvirt.libvirtError)."""
 
@@ -158,12 +162,15 @@ class NovaCompute(NovaService):
             error = ProcessExecutionError("Host key verification failed.")
             return self._rollback(req, error, inst.old_vm_state)
         driver = cloud.driver
+        hung = inst.power_on and bool(cloud.faults and cloud.faults.power_off_failure(m.source, self.env.now))
         req.enter("power_off", self.env.now)
         self.step(req, "power_off", "start")
-        result = yield from driver.power_off(inst)
-        inst.power_on = False
+        result = yield from driver.power_off(inst, hung)
         self.step(req, "power_off", "end", seconds=result.seconds, hard=result.hard,
-                  acpi_requests=result.requests)
+                  acpi_requests=result.requests, **({"failed": True} if hung else {}))
+        if hung:
+            return self._power_off_failed(req)
+        inst.power_on = False
         req.enter("disk_copy", self.env.now)
         self.step(req, "copy_disks", "start", to_host=cloud.hosts.names[m.dest], gib=inst.disk_used_gb)
         fail_at = cloud.faults.rng.random() if failure == "disk_full" else None
@@ -223,14 +230,30 @@ class NovaCompute(NovaService):
         """The copy failed after the power-off (scp / rsync exits non-zero, e.g. the
         destination's disk is full): the partial copy is removed, the source directory
         renamed back; the guest stays off on the source; vm_state ERROR."""
-        cloud = self.cloud
-        m = req.target.migration
         if fraction is not None:
             self.struck(req, "copy_fail", reason="disk_full", fraction=round(fraction, 6))
-        error = ProcessExecutionError(why or "scp exited with 1: No space left on device")
+        self._errored_out(req, ProcessExecutionError(why or "scp exited with 1: No space left on device"))
+
+    def _power_off_failed(self, req: Any) -> None:
+        """The destroy after the clean-shutdown wait fails (a hung guest):
+        InstancePowerOffFailure. The guest still runs on the source."""
+        if not self._still_expected(req, states.RESIZE_MIGRATING):
+            return
+        self.struck(req, "power_off_fail")
+        self._errored_out(req, InstancePowerOffFailure("Failed to power off instance: operation failed: "
+                                                       "failed to kill qemu process with SIGTERM"))
+
+    def _errored_out(self, req: Any, error: Exception) -> None:
+        """resize_instance fails in the driver: vm_state ERROR
+        (``_error_out_instance_on_exception``), migration error
+        (``@errors_out_migration``), task_state None (``@reverts_task_state``), a fault
+        and compute.exception. The destination's claim goes (at once: the audit would
+        drop it within a minute)."""
+        cloud = self.cloud
+        m = req.target.migration
         self.save(req, vm_state=states.ERROR, migration_status=states.MIGRATION_ERROR)
-        self.save(req, task_state=None)  # @reverts_task_state
-        cloud.hosts.release(m.dest, m.new_flavor, self.env.now)  # the destination's claim goes
+        self.save(req, task_state=None)
+        cloud.hosts.release(m.dest, m.new_flavor, self.env.now)
         self.fault(req, error)
         self.notify(req, "compute.exception", error=type(error).__name__)
         cloud.finish(req, "error", type(error).__name__)

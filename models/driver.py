@@ -53,13 +53,15 @@ class LibvirtDriver:
         self.rng_shutdown = rng_shutdown
         self.rng_boot = rng_boot
 
-    def power_off(self, instance: Instance) -> Generator[simpy.Event, None, PowerOff]:
-        """Clean shutdown with Nova's one-second polling, else destroy at the timeout."""
+    def power_off(self, instance: Instance, hung: bool = False) -> Generator[simpy.Event, None, PowerOff]:
+        """Clean shutdown with Nova's one-second polling, else destroy at the timeout.
+        A ``hung`` guest answers no ACPI request: the whole timeout passes, then the
+        destroy is tried (the caller decides that it fails)."""
         if not instance.power_on:
             return PowerOff(0.0, False, 0)  # "Instance already shutdown."
         stops_after = self.shutdown(self.rng_shutdown)
         ignores = self.ignore_acpi > 0 and self.rng_shutdown.random() < self.ignore_acpi
-        seen = math.inf if ignores else float(math.ceil(stops_after))
+        seen = math.inf if ignores or hung else float(math.ceil(stops_after))
         if seen >= self.shutdown_timeout:
             result = PowerOff(self.shutdown_timeout, True)
         else:

@@ -10,6 +10,9 @@ The kinds (reference section 10):
 - ``copy_fail``: a disk copy fails with ``probability``: ``host_key_verification`` before
   the guest is touched (rollback), ``disk_full`` part-way through the copy, after the
   power-off (the guest stays off on the source, vm_state ERROR);
+- ``power_off_fail``: the guest hangs with ``probability``: the clean shutdown waits
+  its whole timeout, then the destroy fails (``InstancePowerOffFailure``: vm_state
+  ERROR, the guest still running on the source);
 - ``boot_fail``: ``finish_resize`` cannot start the guest with ``probability`` (vm_state
   ERROR on the destination, the old flavor back);
 - ``compute_crash``: a host's nova-compute stops at ``at`` (handlers in progress are
@@ -120,12 +123,18 @@ class FaultPlan:
                 return f.reason
         return None
 
+    def power_off_failure(self, source: int, now: float) -> bool:
+        """power_off_fail: whether the guest on ``source`` hangs and cannot be destroyed now."""
+        return self._strikes("power_off_fail", source, now)
+
     def boot_failure(self, dest: int, now: float) -> bool:
         """boot_fail: whether the guest fails to start on ``dest`` now."""
-        for i in self._matching("boot_fail", now):
-            f = self.faults[i]
-            if self._on_host(i, dest) and self.rng.random() < f.probability:
-                self.struck["boot_fail"] += 1
+        return self._strikes("boot_fail", dest, now)
+
+    def _strikes(self, kind: str, host: int, now: float) -> bool:
+        for i in self._matching(kind, now):
+            if self._on_host(i, host) and self.rng.random() < self.faults[i].probability:
+                self.struck[kind] += 1
                 return True
         return False
 

@@ -329,7 +329,7 @@ class Copy(Strict):
 
 #: fault kinds of the scenario's ``faults:`` list, and those the simulator models so far
 FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
-               "message_loss", "link_down", "copy_fail", "boot_fail")
+               "message_loss", "link_down", "copy_fail", "power_off_fail", "boot_fail")
 MODELLED_FAULTS = FAULT_KINDS
 
 
@@ -369,14 +369,14 @@ class Fault(Strict):
                 "broker_restart": ("at", "duration"), "link_down": ("a", "b", "at"),
                 "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
                 "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
-                "boot_fail": ("probability",)}[self.kind]
+                "power_off_fail": ("probability",), "boot_fail": ("probability",)}[self.kind]
         if self.rate is not None:
             need = tuple(k for k in need if k != "at")
         for key in need:
             if getattr(self, key) is None:
                 raise ValueError(f"a {self.kind} fault needs '{'for' if key == 'duration' else key}'")
         allowed = set(need) | {"kind", "at", "duration", "rate"} | ({"reason", "host"} if self.kind == "copy_fail" else set()) \
-            | ({"host"} if self.kind == "boot_fail" else set())
+            | ({"host"} if self.kind in ("boot_fail", "power_off_fail") else set())
         if self.kind == "compute_crash":
             allowed = (allowed | {"restart_after"}) - {"duration"}
         if self.kind == "service_down" and self.service == "compute":

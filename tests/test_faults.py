@@ -49,6 +49,27 @@ def test_copy_fails_after_power_off_when_the_destination_disk_is_full():
     assert result.summary["resources"] == {"claims": 2, "releases": 1}
 
 
+def test_a_guest_that_cannot_be_powered_off_stays_running_on_the_source_in_error():
+    """The guest hangs: the clean-shutdown wait runs its whole 60 s (ACPI re-sent every
+    10 s), then the destroy fails: InstancePowerOffFailure, vm_state ERROR, task_state
+    None, migration error; no copy; the guest still runs on cmp1; the destination's
+    claim goes; instance.resize.start without .end."""
+    result = simulator.run(tiny(faults=[{"kind": "power_off_fail", "probability": 1.0, "host": "cmp[1-1]"}]))
+    row = result.request(1)
+    assert (row["status"], row["reason"], row["power_off"], row["disk_copy"]) == \
+        ("error", "InstancePowerOffFailure", 60.0, 0)
+    off = [r for r in events_of(result.trace, 1, "step.end") if r["name"] == "power_off"][0]
+    assert (off["hard"], off["failed"], off["acpi_requests"]) == (True, True, 6)
+    assert states(result)[-2:] == [("error", "resize_migrating", "error"), ("error", None, "error")]
+    assert notes(result)[-2:] == ["instance.resize.start", "compute.exception"]
+    assert not any(r["name"] == "copy_disks" for r in result.trace)
+    last = events_of(result.trace, 1, "state")[-1]
+    assert last["instance_host"] == "cmp1"
+    assert result.summary["faults"]["guests_powered_off"] == 0
+    assert result.summary["faults"]["struck"] == {"power_off_fail": 1}
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}
+
+
 def test_the_guest_does_not_start_on_the_destination():
     """finish_resize fails: the old flavor back, vm_state ERROR, migration error, the
     instance on the destination; resize_finish.start without .end."""
@@ -146,6 +167,8 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["copy-fail-disk-full"]["requests"]["by_reason"] == {"ProcessExecutionError": 1}
     assert by["copy-fail-disk-full"]["faults"]["guests_powered_off"] == 1
     assert by["boot-fail"]["faults"]["instances_left"] == {"error/None": 1}
+    assert by["power-off-fail"]["requests"]["by_reason"] == {"InstancePowerOffFailure": 1}
+    assert by["power-off-fail"]["faults"]["guests_powered_off"] == 0
     assert by["service-slow"]["requests"]["by_reason"] == {"MessagingTimeout": 6}
     assert by["message-loss"]["requests"]["by_status"]["stuck"] >= 1
     assert by["message-delay"]["faults"]["struck"]["message_delay"] > 0
