@@ -51,7 +51,7 @@ class NovaAPI(NovaService):
         req = msg.ctx
         cloud = self.cloud
         inst = req.target
-        yield from self.busy("resize")
+        yield from self.busy("resize", req)
         req.flavor_old = inst.flavor.name
         req.source = cloud.hosts.names[inst.host]
         if not inst.accepts_move:
@@ -124,10 +124,15 @@ class NovaAPI(NovaService):
         return m
 
     def confirm_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
-        """API.confirm_resize: migration ``confirming``, then a cast to the source."""
+        """API.confirm_resize: migration ``confirming``, then a cast to the source
+        (modern: refused with 409 while the source's nova-compute is seen down)."""
         req = msg.ctx
-        yield from self.busy("confirm_resize")
-        if self._verify_resize_state(req, "confirm_resize") is not None:
+        yield from self.busy("confirm_resize", req)
+        m = self._verify_resize_state(req, "confirm_resize")
+        if m is not None and self.cloud.modern and not self.cloud.compute_seen_up(m.source):
+            # modern Nova checks the source's service first (reference section 10)
+            self.respond(req, "confirm_resize", 409, "ServiceUnavailable")
+        elif m is not None:
             req.confirm_started = msg.enqueued_at  # the confirm is timed from its arrival
             self.cloud.start_confirm(self.who, req)
             self.respond(req, "confirm_resize", 204)
@@ -137,7 +142,7 @@ class NovaAPI(NovaService):
         """API.revert_resize: ``resize_reverting``, migration ``reverting``, then a cast
         to the destination."""
         req = msg.ctx
-        yield from self.busy("revert_resize")
+        yield from self.busy("revert_resize", req)
         m = self._verify_resize_state(req, "revert_resize")
         self.cloud.action_done(req)
         if m is None:

@@ -33,7 +33,6 @@ from models.scheduler_manager import SCHEDULING_COLUMNS, NovaScheduler
 from models.workload import Workload
 from simulator.bus import MessageBus
 from simulator.distributions import Sampler, make_sampler
-from simulator.errors import ScenarioError
 from simulator.random_streams import RandomStreams
 from simulator.recorder import TableStream, TraceRecorder
 from simulator.scenario import LoadedScenario
@@ -122,11 +121,11 @@ class Cloud:
         self.copier = DiskCopier(env, loaded, self.hosts, self.flows)
         for i, f in enumerate(model.faults):
             if f.kind == "link_down" and not self.copier.topology.graph.has_edge(f.a, f.b):
-                raise ScenarioError(loaded.source, f"faults[{i}]", f"there is no link between {f.a!r} and "
+                raise loaded.error(f"faults[{i}]", f"there is no link between {f.a!r} and "
                                     f"{f.b!r} (links join hosts to their rack, racks to core or spines)")
         lost = self.copier.topology.unreachable(self.hosts.names)
         if lost:
-            raise ScenarioError(loaded.source, "network", f"no route between {self.hosts.names[0]} and "
+            raise loaded.error("network", f"no route between {self.hosts.names[0]} and "
                                 f"host(s) {', '.join(lost[:8])}: every host must be connected")
         self.driver = LibvirtDriver(env, self.copier, shutdown=make_sampler(guest.shutdown),
                                     boot=make_sampler(guest.boot),
@@ -138,6 +137,10 @@ class Cloud:
                                     rng_boot=streams.stream("guest.boot"))
         self._place_instances()
         self.crashes = Crashes(self)
+        #: auto-confirms put off while a service was down: (the compute, the migration)
+        self.deferred_confirms: list[tuple[Any, Any]] = []
+        if hasattr(env, "waiting"):
+            env.waiting = self.waits_on_outage
         self.operator = Operator(self)
         #: actions.csv rows (kept in memory unless the runner streams them to a file)
         self.actions: TableStream | None = TableStream(ACTION_COLUMNS)
@@ -178,20 +181,20 @@ class Cloud:
                 host = self.hosts.index[spec.host]
                 short = self.hosts.shortfall(host, flavor, cfg.claim_tests or ("ram", "vcpu", "disk"))
                 if short is not None:
-                    raise ScenarioError(self.loaded.source, f"instances[{spec.group}].host",
-                                        f"instance {spec.name} ({flavor.name}) does not fit on host "
-                                        f"{spec.host}: {short}")
+                    raise self.loaded.error(f"instances[{spec.group}].host",
+                                            f"instance {spec.name} ({flavor.name}) does not fit on host "
+                                            f"{spec.host}: {short}")
             else:
                 req = self.request_spec(inst, flavor, placed=placed, boot=True)
                 try:
                     host = select_hosts(view, req, cfg, rng=rng, best_n=1).host
                 except NoValidHost as exc:
                     why = next((f for f, _, out in exc.filters if out == 0), "")
-                    raise ScenarioError(self.loaded.source, f"instances[{spec.group}]",
-                                        f"no host can take instance {spec.name} ({flavor.name}, "
-                                        f"{flavor.ram_mb} MB RAM) at placement: {why} leaves no host "
-                                        f"(add hosts, raise an allocation ratio, or relax its "
-                                        f"zone, group or hints)") from None
+                    raise self.loaded.error(f"instances[{spec.group}]",
+                                            f"no host can take instance {spec.name} ({flavor.name}, "
+                                            f"{flavor.ram_mb} MB RAM) at placement: {why} leaves no host "
+                                            f"(add hosts, raise an allocation ratio, or relax its "
+                                            f"zone, group or hints)") from None
             inst.host = host
             self.hosts.take(host, flavor)
             placed[inst.name] = inst
@@ -225,6 +228,24 @@ class Cloud:
         self.crashes.start()
         self.operator.start()
         self.workload.start()
+
+    def rearm_confirms(self, not_before: float) -> None:
+        """A service is back: the auto-confirms put off while it was down (or seen
+        down) go to their computes' next periodic runs."""
+        deferred, self.deferred_confirms = self.deferred_confirms, []
+        for compute, m in deferred:
+            compute.auto_confirm_later(m, not_before)
+
+    def compute_seen_up(self, host: int) -> bool:
+        """Whether Nova's servicegroup API counts ``host``'s nova-compute up now."""
+        self.liveness.refresh(self.env.now)
+        return bool(self.hosts.up[host])
+
+    def waits_on_outage(self) -> bool:
+        """Whether something waits for an outage in progress to end (a recurring
+        fault's end is a background event; this makes it happen): messages queued for
+        a stopped service, messages held while the broker is down, stalled copies."""
+        return any(waits() for waits in self.crashes.waiting)
 
     # -- the requests' book ------------------------------------------------------------
     def arrive(self, req: Request) -> None:
@@ -361,6 +382,8 @@ class Cloud:
                             req.reason = "never handled by nova-api"
                         elif req.reason is None or not inst.task_state:
                             req.reason = (f"task_state {inst.task_state}" if inst.task_state
+                                          else f"migration {m.status} (instance {inst.vm_state}, no task)"
+                                          if m is not None and m.request is req
                                           else f"abandoned (instance {inst.vm_state}, no task)")
                         if req.finished is None:
                             req.stop_clock(self.env.now)

@@ -59,7 +59,7 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         inst = req.target
         flavor = msg.args["flavor"]
-        yield from self.busy("prep_resize")
+        yield from self.busy("prep_resize", req)
         # in modern Nova placement already holds this request's allocation here
         if self.superseded(req, (self.index, msg.args["flavor"]) if cloud.modern else None):
             return
@@ -143,7 +143,7 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         inst = req.target
         m = inst.migration
-        yield from self.busy("resize_instance")
+        yield from self.busy("resize_instance", req)
         if self.superseded(req):
             return
         self.save(req, migration_status=states.MIGRATING)
@@ -279,7 +279,7 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         inst = req.target
         m = inst.migration
-        yield from self.busy("finish_resize")
+        yield from self.busy("finish_resize", req)
         if self.superseded(req):
             return
         if inst.task_state != states.RESIZE_MIGRATED:
@@ -303,7 +303,7 @@ class NovaCompute(NovaService):
         cloud.verify_resize(req)
         self.notify(req, "instance.resize_finish.end")
         if cloud.nova.resize_confirm_window > 0:
-            self._auto_confirm_later(m)
+            self.auto_confirm_later(m)
 
     def _boot_failed(self, req: Any) -> None:
         """finish_resize fails (the domain will not start): the instance takes its old
@@ -332,7 +332,7 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         inst = req.target
         m = inst.migration
-        yield from self.busy("confirm_resize")
+        yield from self.busy("confirm_resize", req)
         if self.superseded(req):
             return
         if m.status == states.CONFIRMED:
@@ -352,7 +352,7 @@ class NovaCompute(NovaService):
         req = msg.ctx
         cloud = self.cloud
         m = req.target.migration
-        yield from self.busy("revert_resize")
+        yield from self.busy("revert_resize", req)
         if self.superseded(req):
             return
         self.notify(req, "instance.exists")
@@ -369,7 +369,7 @@ class NovaCompute(NovaService):
         cloud = self.cloud
         inst = req.target
         m = inst.migration
-        yield from self.busy("finish_revert_resize")
+        yield from self.busy("finish_revert_resize", req)
         if self.superseded(req):
             return
         self.notify(req, "instance.resize_revert.start")
@@ -394,7 +394,7 @@ class NovaCompute(NovaService):
         ctx = msg.ctx
         cloud = self.cloud
         inst = ctx.target
-        yield from self.busy("reboot_instance")
+        yield from self.busy("reboot_instance", ctx)
         seconds = yield from cloud.driver.finish_migration(inst, True)
         inst.power_on = True
         cloud.db.save(self.env.now, self.who, inst, None, vm_state=states.ACTIVE, task_state=None,
@@ -402,20 +402,24 @@ class NovaCompute(NovaService):
         cloud.operator.rebooted(inst)
 
     # -- periodic: _poll_unconfirmed_resizes --------------------------------------------
-    def _auto_confirm_later(self, m: Any) -> None:
-        """Queue ``m`` for the first periodic run at which it is old enough.
+    def auto_confirm_later(self, m: Any, not_before: float = 0.0) -> None:
+        """Queue ``m`` for the first periodic run at which it is old enough (and not
+        before ``not_before``).
 
         Nova runs the task every ``periodic_interval`` from a random first delay and
         confirms migrations that finished at least ``resize_confirm_window`` ago. Only
         the runs that have something to confirm are simulated.
         """
         nova = self.cloud.nova
-        due = m.finished_at + nova.resize_confirm_window
+        due = max(m.finished_at + nova.resize_confirm_window, not_before)
         k = max(0, math.ceil((due - self.periodic_offset) / nova.periodic_interval))
         tick = self.periodic_offset + k * nova.periodic_interval
         if tick < due:  # float rounding
             k += 1
             tick = self.periodic_offset + k * nova.periodic_interval
+        self._at_tick(m, tick)
+
+    def _at_tick(self, m: Any, tick: float) -> None:
         batch = self._autoconfirm_ticks.get(tick)
         if batch is None:
             self._autoconfirm_ticks[tick] = [m]
@@ -425,15 +429,22 @@ class NovaCompute(NovaService):
 
     def _poll_unconfirmed_resizes(self, tick: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(tick - self.env.now)
+        cloud = self.cloud
         for m in self._autoconfirm_ticks.pop(tick):
             req = m.request
             inst = m.instance
             if m.status != states.FINISHED or inst.migration is not m:
                 continue  # confirmed or reverted by the user meanwhile
+            if self.pool.stopped or (cloud.modern and not cloud.compute_seen_up(m.source)):
+                # this nova-compute is down (no periodic task runs), or modern Nova would
+                # refuse the confirm (409) and retry each minute: taken up again at the
+                # first run after a restart
+                cloud.deferred_confirms.append((self, m))
+                continue
             self.step(req, "_poll_unconfirmed_resizes", "start")
             if req.confirm_started is None:
                 req.confirm_started = self.env.now
-            yield from self.busy("_poll_unconfirmed_resizes")
+            yield from self.busy("_poll_unconfirmed_resizes", req)
             if inst.vm_state == states.RESIZED and inst.task_state is None and m.status == states.FINISHED:
                 self.cloud.start_confirm(self.who, req)
             elif m.status == states.FINISHED and inst.migration is m:

@@ -31,7 +31,7 @@ class NovaConductor(NovaService):
         cloud = self.cloud
         nova = cloud.nova
         args = msg.args
-        yield from self.busy("migrate_server")
+        yield from self.busy("migrate_server", req)
         if cloud.modern:
             yield from self._migration_task(msg)
             return

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 import simpy
 
 from models import states
-from models.faults import occurrences
+from models.faults import Occurrence, Wait, occurrences
+from models.liveness import FIRST_REPORT
 from simulator.names import expand_names
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ class Crashes:
         self.env = cloud.env
         #: claims of abandoned moves a resource audit stopped counting (Kilo)
         self.healed = 0
+        #: audits a down nova-compute missed: done when it starts again (host → moves)
+        self.deferred_audits: dict[int, list[Any]] = {}
+        #: for each outage in progress: whether something waits for it to end
+        self.waiting: list[Callable[[], bool]] = []
 
     def start(self) -> None:
         cloud = self.cloud
@@ -38,24 +43,23 @@ class Crashes:
             if f.kind == "compute_crash":
                 for name in expand_names(f.host):
                     comp = cloud.computes[cloud.hosts.index[name]]
-                    self._every(f, f"faults[{i}].{name}", lambda comp=comp, f=f: self._compute(comp, f.restart_after))
+                    self._every(f, f"faults[{i}].{name}", lambda wait, comp=comp, f=f: self._compute(comp, f.restart_after, wait))
             elif f.kind == "link_down":
-                self._every(f, f"faults[{i}]", lambda f=f: self._link(f.a, f.b, f.duration))
+                self._every(f, f"faults[{i}]", lambda wait, f=f: self._link(f.a, f.b, f.duration, wait))
             elif f.kind == "broker_restart":
-                self._every(f, f"faults[{i}]", lambda f=f: self._broker(f.duration))
+                self._every(f, f"faults[{i}]", lambda wait, f=f: self._broker(f.duration, wait))
             elif f.kind == "service_down":
                 svc = {"api": cloud.api, "conductor": cloud.conductor, "scheduler": cloud.scheduler}[f.service]
-                self._every(f, f"faults[{i}]", lambda svc=svc, f=f: self._service(svc, f.duration))
+                self._every(f, f"faults[{i}]", lambda wait, svc=svc, f=f: self._service(svc, f.duration, wait))
 
-    def _every(self, f: Any, stream: str,
-               occurrence: Callable[[], Generator[simpy.Event, Any, None]]) -> None:
+    def _every(self, f: Any, stream: str, occurrence: Occurrence) -> None:
         self.env.process(occurrences(self.env, f, self.cloud.streams.stream(stream), occurrence))
 
     def _record(self, who: Any, kind: str, **extra: Any) -> None:
         self.cloud.recorder.emit(self.env.now, None, None, who.service, who.host, "fault", kind, **extra)
         self.cloud.faults.struck[kind] += 1
 
-    def _link(self, a: str, b: str, duration: float | None) -> Generator[simpy.Event, Any, None]:
+    def _link(self, a: str, b: str, duration: float | None, wait: Wait) -> Generator[simpy.Event, Any, None]:
         """A link goes down: copies across it reroute if they can, else stall."""
         self.cloud.recorder.emit(self.env.now, None, None, "network", None, "fault", "link_down",
                                  phase="down", a=a, b=b)
@@ -63,23 +67,23 @@ class Crashes:
         self.cloud.copier.set_link(a, b, up=False)
         if duration is None:
             return
-        yield self.env.timeout(duration)
+        yield from self._last(wait, duration, self.cloud.copier.stalled)
         self.cloud.recorder.emit(self.env.now, None, None, "network", None, "fault", "link_down",
                                  phase="up", a=a, b=b)
         self.cloud.copier.set_link(a, b, up=True)
 
-    def _broker(self, duration: float) -> Generator[simpy.Event, Any, None]:
+    def _broker(self, duration: float, wait: Wait) -> Generator[simpy.Event, Any, None]:
         """RabbitMQ restarts: queued messages are lost; senders wait until it is back."""
         lost = self.cloud.bus.broker_stop()
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="stop", messages_lost=lost)
         self.cloud.faults.struck["broker_restart"] += 1
-        yield self.env.timeout(duration)
+        yield from self._last(wait, duration, self.cloud.bus.holding)
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="start")
         self.cloud.bus.broker_start()
 
-    def _service(self, svc: Any, duration: float | None) -> Generator[simpy.Event, Any, None]:
+    def _service(self, svc: Any, duration: float | None, wait: Wait) -> Generator[simpy.Event, Any, None]:
         conductor = svc is self.cloud.conductor
         self._record(svc, "service_down", phase="stop")
         svc.pool.stop()
@@ -87,26 +91,42 @@ class Crashes:
             self.cloud.liveness.conductor_stopped(self.env.now)
         if duration is None:
             return
-        yield self.env.timeout(duration)
+        yield from self._last(wait, duration, lambda: bool(svc.pool.queue))
         self.cloud.recorder.emit(self.env.now, None, None, svc.service, svc.host, "fault", "service_down",
                                  phase="restart")
         if conductor:
             self.cloud.liveness.conductor_started(self.env.now)
+            self.cloud.rearm_confirms(self.env.now)
         svc.pool.start()
 
-    def _compute(self, comp: Any, restart_after: float | None) -> Generator[simpy.Event, Any, None]:
+    def _compute(self, comp: Any, restart_after: float | None, wait: Wait) -> Generator[simpy.Event, Any, None]:
         liveness = self.cloud.liveness
         self._record(comp, "compute_crash", phase="stop")
         comp.pool.stop()
         liveness.compute_stopped(comp.index, self.env.now)
         if restart_after is None:
             return
-        yield self.env.timeout(restart_after)
+        yield from self._last(wait, restart_after, lambda: bool(comp.pool.queue))
         self.cloud.recorder.emit(self.env.now, None, None, comp.service, comp.host, "fault", "compute_crash",
                                  phase="restart")
         yield from self._init_host(comp)
+        # then the resource audit, which settles what the audits missed while it was down
+        for m in self.deferred_audits.pop(comp.index, []):
+            self.drop_abandoned(m)
+            self.cloud.unhold()
         liveness.compute_started(comp.index, self.env.now)
         comp.pool.start()
+        self.cloud.rearm_confirms(self.env.now + FIRST_REPORT)
+
+    def _last(self, wait: Wait, seconds: float, waits: Callable[[], bool]) -> Generator[simpy.Event, Any, None]:
+        """Wait out an outage. A recurring one ends with a background event; while it
+        lasts, ``waits`` (messages queued for the stopped service, ...) says whether
+        something waits for that end, which then makes it happen."""
+        self.waiting.append(waits)
+        try:
+            yield wait(seconds)
+        finally:
+            self.waiting.remove(waits)
 
     def _init_host(self, comp: Any) -> Generator[simpy.Event, Any, None]:
         """``_init_instance`` for each instance whose database host is this host."""
@@ -117,6 +137,7 @@ class Crashes:
             req = inst.request
             if inst.task_state == states.RESIZE_PREP:
                 comp.save(req, task_state=None)
+                self._audit_later(inst.migration)  # a destination's claim no longer counts
             elif inst.task_state == states.RESIZE_MIGRATING:
                 # the source crashed mid-copy: finish_revert_migration puts the guest back
                 m = inst.migration
@@ -126,12 +147,20 @@ class Crashes:
                 inst.power_on = power_on
                 comp.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
                 comp.save(req, vm_state=inst.old_vm_state, task_state=None)
-                if m is not None and m.dest >= 0 and cloud.modern:
-                    self.drop_abandoned(m)  # placement keeps the allocations: leaked now
-                elif m is not None and m.dest >= 0:
-                    cloud.hold()  # before the request ends, so the run waits for the audit
-                    self.env.process(self.audit_release(m))
+                self._audit_later(m)  # before the request ends, so the run waits for it
                 cloud.finish(req, "error", "ResetOnStartup")
+
+    def _audit_later(self, m: Any) -> None:
+        """A move ``init_host`` took out of its resize task state: the destination's
+        next resource audit drops its claim (Kilo); modern placement keeps it (leaked
+        at once). The run waits for the audit."""
+        if m is None or m.dest < 0 or m.dest_released:
+            return
+        if self.cloud.modern:
+            self.drop_abandoned(m)
+            return
+        self.cloud.hold()
+        self.env.process(self.audit_release(m))
 
     def audit_release(self, m: Any) -> Generator[simpy.Event, Any, None]:
         """Wait for the destination's next resource audit, then ``drop_abandoned``.
@@ -141,6 +170,9 @@ class Crashes:
         off = hosts.audit_offset[m.dest]
         k = max(0, math.floor((self.env.now - off) / i) + 1)
         yield self.env.timeout(off + k * i - self.env.now)
+        if self.cloud.computes[m.dest].pool.stopped:  # no audit while it is down
+            self.deferred_audits.setdefault(m.dest, []).append(m)
+            return
         self.drop_abandoned(m)
         self.cloud.unhold()
 

@@ -1,6 +1,6 @@
 """The scenario's fault schedule, as the services and the bus consult it.
 
-Each fault is active from ``at`` for ``for`` seconds (no ``at``: the whole run).
+Each fault is active from ``at`` (default 0) for ``for`` seconds (no ``for``: to the end).
 The kinds (reference section 10):
 
 - ``service_slow``: a service's processing times × ``factor``;
@@ -62,29 +62,41 @@ class FaultPlan:
         return bool(self.faults)
 
     def start(self, env: simpy.Environment, recorder: Any) -> None:
-        """Start the occurrences of the recurring faults that open a window (slow
-        services, late or lost messages, failing copies and boots)."""
+        """Record when the faults that open a window (slow services, late or lost
+        messages, failing copies, power-offs and boots) start and end, and run the
+        occurrences of the recurring ones. A set window is only marked: whether it
+        holds is read from its times, so its marks are background events."""
+        background = env.background  # type: ignore[attr-defined]
         for i, f in enumerate(self.faults):
-            if f.rate is not None and f.kind not in OUTAGES:
+            if f.kind in OUTAGES:
+                continue
+            if f.rate is not None:
                 env.process(occurrences(env, f, self.streams.stream(f"faults[{i}]"),
-                                        lambda i=i: self._window(env, recorder, i)))
+                                        lambda wait, i=i: self._window(env, recorder, i, wait)))
+            else:
+                env.process(self._marks(env, recorder, i, background))
 
-    def _window(self, env: simpy.Environment, recorder: Any, i: int) -> Generator[simpy.Event, Any, None]:
+    def _marks(self, env: simpy.Environment, recorder: Any, i: int, wait: "Wait") -> Generator[simpy.Event, Any, None]:
+        if self.faults[i].at:
+            yield wait(self.faults[i].at)
+        yield from self._window(env, recorder, i, wait)
+
+    def _window(self, env: simpy.Environment, recorder: Any, i: int,
+                wait: "Wait") -> Generator[simpy.Event, Any, None]:
         f = self.faults[i]
         self.on[i] = True
         recorder.emit(env.now, None, None, "faults", None, "fault", f.kind, phase="start", fault=i)
-        yield env.timeout(f.duration)
+        if f.duration is None:
+            return
+        yield wait(f.duration)
         self.on[i] = False
         recorder.emit(env.now, None, None, "faults", None, "fault", f.kind, phase="end", fault=i)
 
     def _active(self, i: int, f: Any, now: float) -> bool:
         if f.rate is not None:
             return self.on[i]
-        if f.at is None:
-            return True
-        if now < f.at:
-            return False
-        return f.duration is None or now < f.at + f.duration
+        start = f.at or 0.0
+        return start <= now and (f.duration is None or now < start + f.duration)
 
     def _matching(self, kind: str, now: float) -> list[int]:
         return [i for i, f in enumerate(self.faults) if f.kind == kind and self._active(i, f, now)]
@@ -95,6 +107,8 @@ class FaultPlan:
         for i in self._matching("service_slow", now):
             if self.faults[i].service == service:
                 factor *= self.faults[i].factor
+        if factor != 1.0:
+            self.struck["service_slow"] += 1
         return factor
 
     def extra_latency(self, topic: str, now: float) -> float:
@@ -147,16 +161,25 @@ class FaultPlan:
 OUTAGES = ("compute_crash", "service_down", "broker_restart", "link_down")
 
 
+#: how an occurrence waits out its length: a timeout, or for a recurring fault a
+#: background event (the fault's end alone never keeps a run going)
+Wait = Callable[[float], simpy.Event]
+#: one strike of a fault, through to its end
+Occurrence = Callable[[Wait], Generator[simpy.Event, Any, None]]
+
+
 def occurrences(env: simpy.Environment, f: Any, rng: random.Random,
-                occurrence: Callable[[], Generator[simpy.Event, Any, None]]) -> Generator[simpy.Event, Any, None]:
-    """Run ``occurrence`` (one strike, through to its end) at the fault's ``at``, or,
-    for a recurring fault, again and again at its ``rate`` from ``at`` (default 0)."""
+                occurrence: Occurrence) -> Generator[simpy.Event, Any, None]:
+    """Run ``occurrence`` at the fault's ``at`` (0 if none), or, for a recurring fault,
+    again and again at its ``rate`` from ``at``, each an exponential time after the
+    last one ended. A recurring fault's waits are background events."""
     if f.rate is None:
-        yield env.timeout(f.at)
-        yield from occurrence()
+        yield env.timeout(f.at or 0.0)
+        yield from occurrence(env.timeout)
         return
+    background: Wait = env.background  # type: ignore[attr-defined]
     if f.at:
-        yield env.background(f.at)  # type: ignore[attr-defined]
+        yield background(f.at)
     while True:
-        yield env.background(rng.expovariate(f.rate))  # type: ignore[attr-defined]
-        yield from occurrence()
+        yield background(rng.expovariate(f.rate))
+        yield from occurrence(background)

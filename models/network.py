@@ -238,6 +238,10 @@ class DiskCopier:
         c.done = None
         return max(0.0, c.remaining)
 
+    def stalled(self) -> bool:
+        """Whether a copy waits for a link to come back."""
+        return bool(self._stalled)
+
     def set_link(self, a: str, b: str, up: bool) -> None:
         """A link goes down (copies across it reroute, or stall) or comes back (stalled
         copies go on)."""

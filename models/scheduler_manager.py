@@ -34,7 +34,7 @@ class NovaScheduler(NovaService):
         cloud = self.cloud
         spec = msg.args["spec"]
         self.notify(req, "scheduler.select_destinations.start")
-        yield from self.busy("select_destinations")
+        yield from self.busy("select_destinations", req)
         cloud.liveness.refresh(self.env.now)  # ComputeFilter reads the services' reports
         view = self.views[msg.worker]
         view.refresh(self.env.now)

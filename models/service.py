@@ -63,19 +63,26 @@ class NovaService:
         cloud.hold()
         try:
             yield from getattr(self, msg.method)(msg)
+        except simpy.Interrupt:  # the process crashed: this message is gone
+            rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "fault",
+                     "handler_lost", method=msg.method, msg=msg.id, attempt=attempt)
+            raise
         finally:
             cloud.unhold()
         rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
                  msg.method, worker=worker, msg=msg.id, attempt=attempt)
 
     # -- helpers for handlers ---------------------------------------------------------
-    def busy(self, op: str) -> Generator[simpy.Event, Any, None]:
-        """The handler's own processing time for ``op``."""
+    def busy(self, op: str, req: Any) -> Generator[simpy.Event, Any, None]:
+        """The handler's own processing time for ``op`` (for ``req``)."""
         sampler = self.service_times.get(op) or self.service_times["default"]
         t = sampler(self.rng)
         faults = self.cloud.faults
         if faults:  # service_slow
-            t *= faults.slow_factor(self.service[len("nova-"):], self.env.now)
+            factor = faults.slow_factor(self.service[len("nova-"):], self.env.now)
+            if factor != 1.0:
+                self.struck(req, "service_slow", operation=op, factor=factor, seconds=round(t * factor, 6))
+                t *= factor
         if t > 0:
             yield self.env.timeout(t)
 

@@ -145,7 +145,12 @@ class MessageBus:
         ctx = msg.ctx
         latency = self.latency()
         if self.faults is not None:
-            latency += self.faults.extra_latency(msg.topic, self.env.now)
+            extra = self.faults.extra_latency(msg.topic, self.env.now)
+            if extra:
+                latency += extra
+                self.recorder.emit(self.env.now, ctx.request, ctx.instance, "broker", None, "fault",
+                                   "message_delay", topic=msg.topic, msg=msg.id, method=msg.method,
+                                   extra=round(extra, 6))
             if self.faults.lose(msg.topic, self.env.now):
                 self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
                                    event, msg.method, topic=msg.topic, to_service=consumer.service,
@@ -168,6 +173,10 @@ class MessageBus:
             self._held.append((latency, arrive))
             return
         self.env.timeout(latency).callbacks.append(arrive)
+
+    def holding(self) -> bool:
+        """Whether senders hold messages for a broker that is down."""
+        return bool(self._held)
 
     def broker_stop(self) -> int:
         """RabbitMQ goes down: every message waiting in a queue is lost. Returns how many."""

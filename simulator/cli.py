@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 from typing import Sequence
 
+from simulator.engine import Environment
 from simulator.errors import ScenarioError
 
 DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
@@ -257,8 +258,6 @@ def _explain(path: str, request: int, seed: int | None) -> int:
 def _check(path: str) -> int:
     from collections import Counter
 
-    import simpy
-
     from models.cloud import Cloud
     from simulator.random_streams import RandomStreams
     from simulator.recorder import TraceRecorder
@@ -278,7 +277,7 @@ def _check(path: str) -> int:
         return 0
     loaded = load_scenario(path)
     m = loaded.model
-    cloud = Cloud(loaded, simpy.Environment(), RandomStreams(m.seed), TraceRecorder(None))
+    cloud = Cloud(loaded, Environment(), RandomStreams(m.seed), TraceRecorder(None))
     racks = Counter(h.rack or "-" for h in loaded.hosts)
     hosts = cloud.hosts
     ram_total = int(hosts.ram_mb.sum())
@@ -291,7 +290,7 @@ def _check(path: str) -> int:
           + ", ".join(f"{r} {n}" for r, n in racks.items()))
     print(f"  capacity    {int(hosts.vcpus.sum())} vCPUs, {ram_total // 1024} GiB RAM "
           f"({ram_used / ram_total:.0%} used after placement), {int(hosts.disk_gb.sum())} GiB disk")
-    print(f"  flavors     " + ", ".join(f"{n} ({f.vcpus} vCPU, {f.ram_mb} MB, {f.root_gb} GB)"
+    print("  flavors     " + ", ".join(f"{n} ({f.vcpus} vCPU, {f.ram_mb} MB, {f.root_gb} GB)"
                                         for n, f in m.flavors.items()))
     print(f"  instances   {len(loaded.instances)}: " + ", ".join(f"{n} {k}" for k, n in flavors.items()))
     for i, w in enumerate(m.workload):

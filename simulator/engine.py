@@ -1,19 +1,24 @@
-"""The SimPy environment we run on: it counts the events it processes, and it keeps
-background events (recurring faults) that never keep a run alive by themselves."""
+"""The SimPy environment we run on: it counts the events it processes, keeps
+background events (recurring faults) that never keep a run alive by themselves, and
+runs to a goal, to the end of what is to happen, or to a time limit."""
 from __future__ import annotations
 
 import itertools
 from heapq import heappop, heappush
+from typing import Callable
 
 import simpy
+
+INF = float("inf")
 
 
 class Environment(simpy.Environment):
     """``simpy.Environment`` with a processed-event count and background events.
 
     A background event fires at its time only if something else is still to happen at
-    or after that time. When only background events are left, the schedule counts as
-    empty and ``run`` ends as it would without them: a fault that recurs for ever
+    or after that time, or if something waits for a background event (``waiting``: a
+    message queued for a service that a recurring crash took down waits for its
+    restart). Otherwise the schedule counts as empty: a fault that recurs for ever
     cannot turn a run whose requests are stuck into one that never ends.
     """
 
@@ -22,6 +27,8 @@ class Environment(simpy.Environment):
         self.events_processed = 0
         self._background: list[tuple[float, int, simpy.Event]] = []
         self._order = itertools.count()
+        #: whether something waits for a background event to happen
+        self.waiting: Callable[[], bool] = lambda: False
 
     def background(self, delay: float) -> simpy.Event:
         """An event that fires ``delay`` from now if the run goes on that long."""
@@ -31,11 +38,36 @@ class Environment(simpy.Environment):
         heappush(self._background, (self._now + delay, next(self._order), event))
         return event
 
+    def _background_due(self) -> bool:
+        """Whether the next thing to happen is a background event."""
+        bg = self._background
+        if not bg:
+            return False
+        t = self.peek()
+        return bg[0][0] <= t and (t < INF or self.waiting())
+
+    def next_time(self) -> float:
+        """When the next event happens (inf: nothing is left to happen)."""
+        return self._background[0][0] if self._background_due() else self.peek()
+
     def step(self) -> None:
         self.events_processed += 1
-        bg = self._background
-        if bg and bg[0][0] <= self.peek() < float("inf"):
-            self._now, _, event = heappop(bg)
+        if self._background_due():
+            self._now, _, event = heappop(self._background)
             event.succeed()
             return
         super().step()
+
+    def run_until(self, goal: simpy.Event, limit: float | None = None) -> bool:
+        """Run until ``goal`` has been processed, nothing is left to happen, or the
+        clock would pass ``limit``. Returns whether the limit stopped the run while
+        something was still to happen (then the clock reads ``limit``)."""
+        while not goal.processed:
+            t = self.next_time()
+            if t == INF:
+                return False
+            if limit is not None and t > limit:
+                self._now = max(self._now, limit)
+                return True
+            self.step()
+        return False

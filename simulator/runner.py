@@ -78,17 +78,9 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
                 start.update(snapshot(cloud, env.now))
             env.process(cut())
         cloud.start()
-        stop = cloud.done
-        if until is not None:
-            stop = env.any_of([cloud.done, env.timeout(until)])
-        try:
-            env.run(until=stop)
-        except RuntimeError as exc:  # nothing left to happen: some requests are stuck
-            if "No scheduled events left" not in str(exc):
-                raise
-        # events still scheduled could have moved the open requests on: they are in
+        # stopped at --until with events still to come: the open requests are in
         # flight; with nothing left to happen, they are stuck
-        stopped_early = env.peek() < float("inf")
+        stopped_early = env.run_until(cloud.done, until)
         if bar is not None:
             bar.close()
         cloud.close_books(stopped_early)

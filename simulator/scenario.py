@@ -68,10 +68,26 @@ class LoadedScenario:
     instances: list[InstanceSpec] = field(default_factory=list)
     #: instance name → (server group name, policy)
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: key path → line in the file, for errors found after loading
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def error(self, path: str, message: str) -> ScenarioError:
+        """The error for a problem found at ``path`` once the model is being built."""
+        return ScenarioError(self.source, path, message, line_of(self.lines, path))
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default filled in, as saved in summary.json."""
         return self.model.model_dump(mode="json", by_alias=True)
+
+
+def line_of(lines: dict[str, int], path: str) -> int | None:
+    """The line of ``path``, or of the nearest key above it, in the file."""
+    probe = path
+    while probe:
+        if probe in lines:
+            return lines[probe]
+        probe = probe.rsplit(".", 1)[0] if "." in probe else (probe.rsplit("[", 1)[0] if "[" in probe else "")
+    return None
 
 
 def format_path(loc: typing.Iterable[Any]) -> str:
@@ -157,12 +173,7 @@ def load_scenario(source: str | Path | dict[str, Any]) -> LoadedScenario:
 
     def fail(loc: tuple[Any, ...] | str, msg: str) -> typing.NoReturn:
         path = loc if isinstance(loc, str) else format_path(loc)
-        line = None
-        probe = path
-        while probe and line is None:
-            line = lines.get(probe)
-            probe = probe.rsplit(".", 1)[0] if "." in probe else (probe.rsplit("[", 1)[0] if "[" in probe else "")
-        raise ScenarioError(name, path, msg, line)
+        raise ScenarioError(name, path, msg, line_of(lines, path))
 
     if "name" not in data and not isinstance(source, dict):
         data["name"] = Path(name).stem
@@ -171,11 +182,11 @@ def load_scenario(source: str | Path | dict[str, Any]) -> LoadedScenario:
     except ValidationError as exc:
         loc, msg = _explain(exc.errors()[0])
         fail(loc, msg)
-    return _cross_check(model, name, fail)
+    return _cross_check(LoadedScenario(model=model, source=name, lines=lines), fail)
 
 
-def _cross_check(model: Scenario, name: str, fail: typing.Callable[..., typing.NoReturn]) -> LoadedScenario:
-    loaded = LoadedScenario(model=model, source=name)
+def _cross_check(loaded: LoadedScenario, fail: typing.Callable[..., typing.NoReturn]) -> LoadedScenario:
+    model = loaded.model
     seen: set[str] = set()
     for i, h in enumerate(model.hosts):
         try:
@@ -355,12 +366,13 @@ def check_fault_windows(faults: list, fail: typing.Callable[..., typing.NoReturn
                      f"a recurring outage must be the only outage of what it targets")
             if f.rate is not None:
                 continue
-            if key in last and f.at < last[key][1]:
+            at = f.at or 0.0
+            if key in last and at < last[key][1]:
                 j, end = last[key]
                 until = "never comes back" if end == float("inf") else f"is down until {end:g} s"
                 fail(("faults", i, "at"), f"overlaps faults[{j}] ({faults[j].kind}): it {until}; "
                      f"start this one at or after that, or merge the two")
-            last[key] = (i, f.at + (float("inf") if length is None else length))
+            last[key] = (i, at + (float("inf") if length is None else length))
 
 
 def _target_name(key: tuple) -> str:

@@ -337,7 +337,8 @@ class Fault(Strict):
     """One entry of the fault schedule (reference section 10)."""
 
     kind: str
-    #: when it strikes; with ``rate``, from when it recurs (default 0)
+    #: when it strikes (none: from the start; with no ``for`` either, the whole run);
+    #: with ``rate``, from when it recurs
     at: Optional[Seconds] = None
     duration: Optional[Seconds] = Field(None, alias="for")
     #: a recurring fault: it strikes again an exponential time (mean 1/rate) after each
@@ -365,13 +366,11 @@ class Fault(Strict):
             raise ValueError(f"unknown fault kind {self.kind!r} (expected one of: {', '.join(FAULT_KINDS)})")
         if self.kind not in MODELLED_FAULTS:
             raise ValueError(f"fault kind {self.kind!r} is not modelled yet; modelled: {', '.join(MODELLED_FAULTS)}")
-        need = {"compute_crash": ("host", "at"), "service_down": ("service", "at"),
-                "broker_restart": ("at", "duration"), "link_down": ("a", "b", "at"),
+        need = {"compute_crash": ("host",), "service_down": ("service",),
+                "broker_restart": ("duration",), "link_down": ("a", "b"),
                 "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
                 "message_loss": ("topic", "probability"), "copy_fail": ("probability",),
                 "power_off_fail": ("probability",), "boot_fail": ("probability",)}[self.kind]
-        if self.rate is not None:
-            need = tuple(k for k in need if k != "at")
         for key in need:
             if getattr(self, key) is None:
                 raise ValueError(f"a {self.kind} fault needs '{'for' if key == 'duration' else key}'")
@@ -388,11 +387,14 @@ class Fault(Strict):
             raise ValueError(f"'{name}' does not apply to a {self.kind} fault")
         if self.rate is not None:
             length = "restart_after" if self.kind == "compute_crash" else "duration"
+            name = "for" if length == "duration" else length
             if getattr(self, length) is None:
-                raise ValueError(f"a recurring {self.kind} fault (with 'rate') needs "
-                                 f"'{'for' if length == 'duration' else length}': how long each occurrence lasts")
-        elif self.duration is not None and self.at is None:
-            raise ValueError("'for' needs 'at' (the fault's start) or 'rate'")
+                raise ValueError(f"a recurring {self.kind} fault (with 'rate') needs '{name}': "
+                                 f"how long each occurrence lasts")
+            if getattr(self, length) <= 0:
+                raise ValueError(f"'{name}' of a recurring fault must be more than 0 s")
+            if self.rate > 1.0:
+                raise ValueError(f"rate {self.rate:g}/s: a recurring fault strikes at most once a second")
         if self.kind == "copy_fail" and self.reason is None:
             self.reason = "disk_full"
         return self

@@ -107,6 +107,11 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
     """What the faults did: how often each struck, and how the instances were left."""
     insts = cloud.db.instances.values()
     left = Counter(f"{i.vm_state}/{i.task_state}" for i in insts if i.vm_state == "error" or i.task_state)
+    for r in cloud.requests:  # stuck with a settled-looking instance: its migration is not
+        i = r.target
+        if r.status == "stuck" and (r.reason or "").startswith("migration ") \
+                and not (i.vm_state == "error" or i.task_state):
+            left[f"{i.vm_state}/None, migration {i.migration.status}"] += 1
     stale = sum(1 for m in cloud.db.migrations
                 if m.dest >= 0 and not m.dest_released and m.status in ("pre-migrating", "migrating", "post-migrating")
                 and (m.instance.migration is not m
@@ -115,6 +120,7 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
         "struck": dict(sorted(cloud.faults.struck.items())),
         "claims_leaked": stale + len(cloud.hosts.leaked),
         "claims_healed": cloud.crashes.healed,
+        "handlers_lost": sum(s.pool.lost for s in (cloud.api, cloud.conductor, cloud.scheduler, *cloud.computes)),
         "instances_left": dict(sorted(left.items())),
         "guests_powered_off": sum(1 for i in insts if not i.power_on and i.vm_state != "stopped"),
     }

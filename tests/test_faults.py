@@ -134,7 +134,11 @@ def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
                             ({"kind": "link_down", "at": 5}, "a link_down fault needs 'a'"),
                             ({"kind": "link_down", "a": "cmp1", "b": "cmp2", "at": 5}, "there is no link between"),
                             ({"kind": "broker_restart", "at": 5}, "a broker_restart fault needs 'for'"),
-                            ({"kind": "compute_crash", "host": "cmp1"}, "a compute_crash fault needs 'at'"),
+                            ({"kind": "boot_fail", "probability": 1, "rate": "2/s", "for": 1},
+                             "at most once a second"),
+                            ({"kind": "boot_fail", "probability": 1, "rate": "2/h", "for": 0},
+                             "'for' of a recurring fault must be more than 0 s"),
+                            ({"kind": "compute_crash", "at": 5}, "a compute_crash fault needs 'host'"),
                             ([{"kind": "compute_crash", "host": "cmp1", "at": 9, "restart_after": 5},
                               {"kind": "compute_crash", "host": "cmp1", "at": 2, "restart_after": 9}],
                              "faults[0].at: overlaps faults[1] (compute_crash): it is down until 11 s"),
@@ -157,6 +161,11 @@ def test_a_lost_confirm_leaves_the_request_stuck_confirming():
     # VERIFY_RESIZE at 224 s; the confirm_resize cast to the source (cmp1) is lost
     assert (row["status"], row["reason"]) == ("stuck", "migration confirming")
     assert row["latency"] == pytest.approx(214.00469184)
+    # the instance looks settled (resized, no task); the summary names its migration
+    assert result.summary["faults"]["instances_left"] == {"resized/None, migration confirming": 1}
+    # a time limit far off changes nothing: nothing was left to happen, so it is stuck
+    late = simulator.run(s, until=100_000)
+    assert (late.request(1)["status"], late.summary["sim_time"]) == ("stuck", result.summary["sim_time"])
 
 
 def test_the_fault_scenarios_end_as_their_comments_say():
@@ -168,6 +177,9 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["copy-fail-disk-full"]["faults"]["guests_powered_off"] == 1
     assert by["boot-fail"]["faults"]["instances_left"] == {"error/None": 1}
     assert by["power-off-fail"]["requests"]["by_reason"] == {"InstancePowerOffFailure": 1}
+    # each lost message was a cast a move waited for: that move is stuck where it was
+    lost = by["broker-restart"]["bus"]["lost"]
+    assert lost > 0 and by["broker-restart"]["requests"]["by_reason"] == {"task_state resize_prep": lost}
     assert by["power-off-fail"]["faults"]["guests_powered_off"] == 0
     assert by["service-slow"]["requests"]["by_reason"] == {"MessagingTimeout": 6}
     assert by["message-loss"]["requests"]["by_status"]["stuck"] >= 1
@@ -177,8 +189,6 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert by["service-down"]["requests"]["by_status"]["stuck"] == 3
     assert by["service-down"]["faults"]["instances_left"] == {"active/resize_prep": 3}
     assert by["link-down"]["requests"]["by_status"]["resized"] == 3
-    # the operator resets the 51 instances bad-day leaves in resize_prep; the audit
-    # then drops the 24 destination claims their moves held
     # a day of recurring crashes, conductor and broker outages: every request ends,
     # and the operator's policy leaves no instance in ERROR or mid-move
     rec = by["recurring"]
@@ -186,6 +196,8 @@ def test_the_fault_scenarios_end_as_their_comments_say():
     assert {"compute_crash", "service_down", "broker_restart"} <= set(rec["faults"]["struck"])
     assert rec["faults"]["instances_left"] == {}
     assert rec["operator"]["actions"]["hard_reboot"] == rec["requests"]["by_status"]["error"]
+    # the operator resets the 51 instances bad-day leaves in resize_prep; the audit
+    # then drops the 24 destination claims their moves held
     assert by["operator"]["operator"]["actions"] == {"reset_state": 51}
     assert by["operator"]["requests"]["by_reason"]["reset-state (was resize_prep)"] == 51
     assert by["operator"]["faults"]["instances_left"] == {}
@@ -464,3 +476,83 @@ def test_in_modern_nova_a_move_restored_on_its_source_leaks_the_destination_allo
     assert not [r for r in result.trace if r["name"] == "update_available_resource"]
     assert (result.summary["faults"]["claims_leaked"], result.summary["faults"]["claims_healed"]) == (1, 0)
     assert result.summary["resources"]["claims"] - result.summary["resources"]["releases"] == 2
+
+
+def test_a_down_compute_runs_no_auto_confirm_until_it_is_back():
+    """resize_confirm_window 60 s: the auto-confirm would run on cmp2 (the destination)
+    within two minutes of VERIFY_RESIZE (224 s), but cmp2's nova-compute is down from
+    230 s to 1230 s: the confirm comes at its first periodic run after the restart."""
+    s = tiny(nova={"resize_confirm_window": 60},
+             faults=[{"kind": "compute_crash", "host": "cmp2", "at": 230, "restart_after": 1000}])
+    result = simulator.run(s)
+    poll = [r["t"] for r in events_of(result.trace, 1, "step.start") if r["name"] == "_poll_unconfirmed_resizes"]
+    assert len(poll) == 1 and 1230 < poll[0] <= 1230 + 60
+    assert result.request(1)["status"] == "confirmed"
+
+
+def test_modern_nova_refuses_a_confirm_while_the_source_is_down_and_the_auto_confirm_retries():
+    """cmp1 (the source) is down from 230 s; the user's confirm comes 100 s after
+    VERIFY_RESIZE, once cmp1 is seen down (after 285 s): 409 ServiceUnavailable. The
+    auto-confirm (window 60 s) is put off until cmp1 is back (830 s) and reports."""
+    s = tiny(nova={"release": "modern", "resize_confirm_window": 60},
+             faults=[{"kind": "compute_crash", "host": "cmp1", "at": 230, "restart_after": 600}])
+    s["workload"][0]["confirm_after"] = 100
+    result = simulator.run(s)
+    answers = [(r["name"], r["status"], r.get("error")) for r in events_of(result.trace, 1, "http.response")]
+    assert ("confirm_resize", 409, "ServiceUnavailable") in answers
+    poll = [r["t"] for r in events_of(result.trace, 1, "step.start") if r["name"] == "_poll_unconfirmed_resizes"]
+    assert len(poll) == 1 and 835 <= poll[0] <= 830 + 5 + 60
+    assert result.request(1)["status"] == "confirmed"
+
+
+def test_init_host_clearing_resize_prep_lets_the_audit_drop_the_destination_claim():
+    """cmp1 (the source) crashes at 5 s (resize at 10 s); cmp2 claims at about 10.2 s
+    and casts resize_instance to cmp1, where it waits; the broker restart at 20 s loses
+    it. At cmp1's restart (105 s) init_host clears resize_prep; cmp2's next audit then
+    drops the claim (Kilo): healed, not leaked."""
+    s = tiny(faults=[{"kind": "compute_crash", "host": "cmp1", "at": 5, "restart_after": 100},
+                     {"kind": "broker_restart", "at": 20, "for": 5}])
+    result = simulator.run(s)
+    audit = [r for r in result.trace if r["name"] == "update_available_resource"]
+    assert len(audit) == 1 and audit[0]["released"] == "cmp2" and 105 < audit[0]["t"] <= 165
+    assert (result.summary["faults"]["claims_healed"], result.summary["faults"]["claims_leaked"]) == (1, 0)
+    assert result.summary["resources"] == {"claims": 2, "releases": 1}
+
+
+def test_slowed_handlers_delayed_messages_and_lost_handlers_are_in_the_trace():
+    s = tiny(faults=[{"kind": "service_slow", "service": "scheduler", "factor": 4},
+                     {"kind": "message_delay", "topic": "compute.cmp2", "extra": 3, "at": 0, "for": 100},
+                     {"kind": "compute_crash", "host": "cmp1", "at": 100, "restart_after": 10}])
+    result = simulator.run(s)
+    faults = [(r["name"], r.get("phase"), r.get("operation") or r.get("method"), r.get("service"))
+              for r in result.trace if r["event"] == "fault"]
+    assert ("service_slow", "start", None, "faults") in faults and ("message_delay", "end", None, "faults") in faults
+    assert ("service_slow", None, "select_destinations", "nova-scheduler") in faults
+    assert ("message_delay", None, "prep_resize", "broker") in faults
+    # cmp1 crashes during resize_instance's copy: that handler is lost
+    assert ("handler_lost", None, "resize_instance", "nova-compute") in faults
+    assert result.summary["faults"]["handlers_lost"] == 1
+    slow = [r for r in result.trace if r["event"] == "fault" and r["name"] == "service_slow" and "seconds" in r][0]
+    assert slow["seconds"] == pytest.approx(0.4)  # 0.1 s × 4
+
+
+def test_a_fault_with_no_time_holds_the_whole_run():
+    """A compute_crash with neither at nor restart_after: cmp2's nova-compute is down
+    from the start; the prep_resize cast waits for ever."""
+    row = simulator.run(tiny(faults=[{"kind": "compute_crash", "host": "cmp2"}])).request(1)
+    assert (row["status"], row["reason"]) == ("stuck", "task_state resize_prep")
+
+
+def test_a_link_that_does_not_exist_is_named_with_its_line(tmp_path, capsys):
+    import re
+
+    import yaml
+
+    from simulator.cli import main
+
+    p = tmp_path / "f.yaml"
+    p.write_text(yaml.safe_dump(tiny(faults=[{"kind": "link_down", "a": "cmp1", "b": "cmp2", "at": 5}])))
+    assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"f\.yaml:\d+: faults\[0\]: there is no link between 'cmp1' and 'cmp2'", err), err
+    assert err.count("\n") == 1

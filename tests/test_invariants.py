@@ -19,6 +19,7 @@ from simulator.errors import ScenarioError
 from simulator.random_streams import RandomStreams
 from simulator.recorder import TraceRecorder
 from simulator.scenario import load_scenario
+from simulator.summary import build_summary
 
 service_time = st.one_of(st.sampled_from([0, 0.01, 0.5]),
                          st.builds(lambda m: {"dist": "exponential", "mean": m}, st.sampled_from([0.05, 2.0])))
@@ -28,12 +29,14 @@ service_time = st.one_of(st.sampled_from([0, 0.01, 0.5]),
 def scenarios(draw):
     n_hosts = draw(st.integers(1, 4))
     hosts = [{"name": f"h{i}", "vcpus": draw(st.sampled_from([2, 4, 16])),
+              "nic_gbps": draw(st.sampled_from([1, 10])),
               "ram_mb": draw(st.sampled_from([4096, 8192, 16384])), "disk_gb": draw(st.sampled_from([50, 500])),
               "availability_zone": draw(st.sampled_from(["nova", "nova", "az2"]))} for i in range(n_hosts)]
     flavors = {f"f{i}": {"vcpus": draw(st.integers(1, 4)), "ram_mb": draw(st.sampled_from([1024, 2048, 4096])),
                          "root_gb": draw(st.sampled_from([10, 20, 40]))} for i in range(draw(st.integers(2, 3)))}
     names = list(flavors)
-    instances = [{"name": f"vm{i}", "flavor": draw(st.sampled_from(names)), "disk_used_gb": 1}
+    instances = [{"name": f"vm{i}", "flavor": draw(st.sampled_from(names)),
+                  "disk_used_gb": draw(st.sampled_from([1, 8]))}
                  for i in range(draw(st.integers(1, 6)))]
     groups = {}
     if len(instances) >= 2 and draw(st.booleans()):
@@ -67,7 +70,7 @@ def scenarios(draw):
         rate = {"rate": draw(st.sampled_from([0.02, "6/min"]))} if recurring else {}
         if kind == "compute_crash":
             f.update(host=draw(st.sampled_from([f"h{draw(st.integers(0, n_hosts - 1))}", f"h[0-{n_hosts - 1}]"])),
-                     **(rate or {"at": draw(st.sampled_from([2, 15, 40]))}))
+                     **(rate or {"at": draw(st.sampled_from([2, 15, 40, 75]))}))
             if recurring or draw(st.booleans()):
                 f["restart_after"] = draw(st.sampled_from([5, 100]))
             faults.append(f)
@@ -178,7 +181,15 @@ def test_invariants_hold_on_random_clouds(scenario):
         assert steps < 200_000
     cloud.close_books(stopped_early=False)
 
-    # every request: one final status; the counts add up
+    # every request: one final status; the counts add up, in the summary too
+    summary = build_summary(cloud, seed=scenario["seed"], sim_time=env.now, wall=0.0,
+                            events=steps, until=None)
+    assert sum(summary["requests"]["by_status"].values()) == summary["requests"]["total"] == cloud.workload.total
+    assert sum(summary["requests"]["by_reason"].values()) <= summary["requests"]["total"]
+    assert summary["requests"]["by_status"]["in_flight"] == 0
+    # every instance the summary says is left in ERROR or mid-move is one
+    left = sum(1 for i in cloud.db.instances.values() if i.vm_state == "error" or i.task_state)
+    assert sum(v for k, v in summary["faults"]["instances_left"].items() if ", migration" not in k) == left
     statuses = Counter(r.status for r in cloud.requests)
     assert set(statuses) <= set(REQUEST_STATUSES)
     assert all(r.settled for r in cloud.requests)

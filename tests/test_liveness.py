@@ -4,7 +4,6 @@ report_interval 10 s (first report at 5 s) and service_down_time 60 s."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import simulator
 from models.liveness import Liveness

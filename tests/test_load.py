@@ -3,11 +3,11 @@ recorded final status, the counts add up, the queues show in the summary, and
 resources are conserved."""
 from __future__ import annotations
 
-import simpy
 
 import simulator
 from models.cloud import Cloud
 from models.states import REQUEST_STATUSES
+from simulator.engine import Environment
 from simulator.random_streams import RandomStreams
 from simulator.recorder import TraceRecorder
 from simulator.scenario import load_scenario
@@ -65,7 +65,7 @@ def test_resources_are_conserved():
     """After the run, each host holds exactly the flavors of the instances on it,
     plus the old flavor of each move still unconfirmed (held on its source)."""
     loaded = load_scenario(LOAD)
-    cloud = Cloud(loaded, simpy.Environment(), RandomStreams(3), TraceRecorder(None))
+    cloud = Cloud(loaded, Environment(), RandomStreams(3), TraceRecorder(None))
     cloud.start()
     cloud.env.run(until=cloud.done)
     expect = [0] * len(cloud.hosts)

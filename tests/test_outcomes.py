@@ -72,12 +72,12 @@ def test_same_host_resize_holds_both_flavors_until_confirm():
     assert result.request(1)["status"] == "resized"
     s["workload"][0]["confirm_after"] = 500
     from models.cloud import Cloud
-    import simpy
+    from simulator.engine import Environment
     from simulator.random_streams import RandomStreams
     from simulator.recorder import TraceRecorder
     from simulator.scenario import load_scenario
 
-    cloud = Cloud(load_scenario(s), simpy.Environment(), RandomStreams(1), TraceRecorder(None))
+    cloud = Cloud(load_scenario(s), Environment(), RandomStreams(1), TraceRecorder(None))
     cloud.start()
     cloud.env.run(until=100)  # mid-move: resized, both flavors held
     assert cloud.hosts.used_ram_mb[0] == 2048 + 4096

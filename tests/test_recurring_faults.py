@@ -131,3 +131,29 @@ def test_rates_take_units():
     assert in_unit("1/12h", "per_s") == pytest.approx(1 / 43200)
     assert in_unit("3 per 30 min", "per_s") == pytest.approx(3 / 1800)
     assert in_unit(0.5, "per_s") == 0.5
+
+
+def test_a_recurring_crash_restarts_when_a_cast_waits_for_it():
+    """Seed 2: cmp2's nova-compute crashes at 9.34 s (recurrences from 9 s at rate 1/s)
+    and is down 300 s. The prep_resize cast waits in its queue; the restart is a
+    background event, but the waiting cast makes it happen: prep_resize runs then.
+    (cmp2 crashes again 0.5 s later, and again while finish_resize runs: at this rate
+    the request ends stuck.)"""
+    s = tiny(seed=2, faults=[{"kind": "compute_crash", "host": "cmp2", "at": 9, "rate": 1,
+                              "restart_after": 300}])
+    result = simulator.run(s)
+    stop, restart = [r["t"] for r in fault_events(result, "compute_crash")][:2]
+    assert stop == pytest.approx(9 + RandomStreams(2).stream("faults[0].cmp2").expovariate(1.0))
+    assert restart == pytest.approx(stop + 300)
+    assert result.request(1)["dest"] == "cmp2"
+    prep = [r for r in result.trace if r["event"] == "step.start" and r["name"] == "prep_resize"][0]
+    assert prep["t"] == pytest.approx(restart)
+
+
+def test_recurring_faults_do_not_keep_each_other_going():
+    """Two hosts crashing about once a second, each down 120 s, always overlap; with the
+    request stuck at once (its prep_resize cast lost), the run still ends when it would
+    without them."""
+    lost = {"kind": "message_loss", "topic": "compute.cmp2", "probability": 1.0}
+    s = tiny(faults=[lost, {"kind": "compute_crash", "host": "cmp[1-2]", "rate": 1, "restart_after": 120}])
+    assert simulator.run(s).summary["sim_time"] == simulator.run(tiny(faults=[lost])).summary["sim_time"]

@@ -8,6 +8,7 @@ import pytest
 
 import simulator
 from models.hosts import HostTable
+from simulator.engine import Environment
 from simulator.cli import main
 from tests.conftest import events_of, tiny
 
@@ -40,13 +41,12 @@ def test_modern_scheduler_timeout_leaves_no_allocation():
              flavors={"small": {"vcpus": 1, "ram_mb": 2048, "root_gb": 20},
                       "medium": {"vcpus": 2, "ram_mb": 4096, "root_gb": 40}})
     s["services"]["scheduler"]["service_time"] = 10
-    import simpy
     from models.cloud import Cloud
     from simulator.random_streams import RandomStreams
     from simulator.recorder import TraceRecorder
     from simulator.scenario import load_scenario
 
-    cloud = Cloud(load_scenario(s), simpy.Environment(), RandomStreams(1), TraceRecorder(None))
+    cloud = Cloud(load_scenario(s), Environment(), RandomStreams(1), TraceRecorder(None))
     cloud.start()
     cloud.env.run(until=100)
     assert cloud.requests[0].status == "error"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
 
 from simulator.cli import main
-from simulator.errors import ScenarioError
 from simulator.stats import summarise, t_quantile_975
 from simulator.sweep import load_sweep, parse_path, run_sweep, set_path
 

@@ -7,12 +7,9 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 import simulator
 from plots.sequence import arrows, draw_sequence
 from simulator.cli import main
-from simulator.scenario import load_scenario
 from simulator.stepper import step
 
 ROOT = Path(__file__).resolve().parent.parent
