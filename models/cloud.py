@@ -261,7 +261,8 @@ class Cloud:
             self.quotas.rollback(req.target.project, req.quota_delta)
             req.quota_delta = (0, 0)
         req.status = status
-        if reason is not None:
+        if reason is not None and req.reason != "MessagingTimeout":
+            # a Kilo API call that timed out keeps that reason whatever its move became
             req.reason = reason
         if req.finished is None:
             req.stop_clock(self.env.now)

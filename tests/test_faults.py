@@ -556,3 +556,16 @@ def test_a_link_that_does_not_exist_is_named_with_its_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert re.search(r"f\.yaml:\d+: faults\[0\]: there is no link between 'cmp1' and 'cmp2'", err), err
     assert err.count("\n") == 1
+
+
+def test_a_timed_out_api_call_keeps_its_reason_whatever_the_move_becomes():
+    """The conductor takes 100 s (0.02 s × 5000): nova-api gives up at 60 s (HTTP 500);
+    the conductor carries on and the copy then fails. The request takes the status its
+    instance reached (error) with reason MessagingTimeout; the copy's error is in the
+    trace."""
+    s = tiny(faults=[{"kind": "service_slow", "service": "conductor", "factor": 5000},
+                     {"kind": "copy_fail", "probability": 1.0}])
+    result = simulator.run(s)
+    row = result.request(1)
+    assert (row["status"], row["reason"], row["http_status"]) == ("error", "MessagingTimeout", 500)
+    assert [r["name"] for r in events_of(result.trace, 1, "instance_fault")] == ["ProcessExecutionError"]
