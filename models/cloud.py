@@ -360,6 +360,16 @@ class Cloud:
         if self.open == 0 and self.pending == 0 and not self.done.triggered:
             self.done.succeed()
 
+    def _left_as(self, req: Request, inst: Any, m: Any) -> str:
+        """What a stuck request's instance was left in, for its reason."""
+        if inst.task_state:
+            return f"task_state {inst.task_state}"
+        if m is not None and m.request is req:
+            return f"migration {m.status} (instance {inst.vm_state}, no task)"
+        if req.request in self.crashes.cleared:
+            return f"resize_prep cleared by init_host (instance {inst.vm_state}, no task)"
+        return f"abandoned (instance {inst.vm_state}, no task)"
+
     def close_books(self, stopped_early: bool) -> None:
         """At the end of the run, name what is still open. Stopped by ``--until``: in
         flight (or resized, if only its confirm was to come). Stopped because nothing
@@ -381,11 +391,8 @@ class Cloud:
                         req.status = "stuck"
                         if req.source is None:  # nova-api never took it (down for good)
                             req.reason = "never handled by nova-api"
-                        elif req.reason is None or not inst.task_state:
-                            req.reason = (f"task_state {inst.task_state}" if inst.task_state
-                                          else f"migration {m.status} (instance {inst.vm_state}, no task)"
-                                          if m is not None and m.request is req
-                                          else f"abandoned (instance {inst.vm_state}, no task)")
+                        elif req.reason != "MessagingTimeout" and (req.reason is None or not inst.task_state):
+                            req.reason = self._left_as(req, inst, m)
                         if req.finished is None:
                             req.stop_clock(self.env.now)
                 req.settled = True

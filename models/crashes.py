@@ -32,6 +32,8 @@ class Crashes:
         self.env = cloud.env
         #: claims of abandoned moves a resource audit stopped counting (Kilo)
         self.healed = 0
+        #: requests whose resize_prep an init_host cleared
+        self.cleared: set[int] = set()
         #: audits a down nova-compute missed: done when it starts again (host → moves)
         self.deferred_audits: dict[int, list[Any]] = {}
         #: for each outage in progress: whether something waits for it to end
@@ -137,6 +139,7 @@ class Crashes:
             req = inst.request
             if inst.task_state == states.RESIZE_PREP:
                 comp.save(req, task_state=None)
+                self.cleared.add(req.request)
                 self._audit_later(inst.migration)  # a destination's claim no longer counts
             elif inst.task_state == states.RESIZE_MIGRATING:
                 # the source crashed mid-copy: finish_revert_migration puts the guest back
