@@ -435,11 +435,17 @@ class NovaCompute(NovaService):
             inst = m.instance
             if m.status != states.FINISHED or inst.migration is not m:
                 continue  # confirmed or reverted by the user meanwhile
-            if self.pool.stopped or (cloud.modern and not cloud.compute_seen_up(m.source)):
-                # this nova-compute is down (no periodic task runs), or modern Nova would
-                # refuse the confirm (409) and retry each minute: taken up again at the
-                # first run after a restart
+            if self.pool.stopped:  # no periodic task runs: taken up again after the restart
                 cloud.deferred_confirms.append((self, m))
+                continue
+            if cloud.modern and not cloud.compute_seen_up(m.source):
+                # modern Nova refuses the confirm (409) and retries each minute: at the
+                # next run if the source is about to report (just restarted), else once
+                # it (or the conductor) is back
+                if cloud.liveness.will_report(m.source):
+                    self._at_tick(m, tick + cloud.nova.periodic_interval)
+                else:
+                    cloud.deferred_confirms.append((self, m))
                 continue
             self.step(req, "_poll_unconfirmed_resizes", "start")
             if req.confirm_started is None:

@@ -93,7 +93,9 @@ class Crashes:
             self.cloud.liveness.conductor_stopped(self.env.now)
         if duration is None:
             return
-        yield from self._last(wait, duration, lambda: bool(svc.pool.queue))
+        # (a down conductor makes the computes look down: put-off auto-confirms wait too)
+        yield from self._last(wait, duration, lambda: bool(svc.pool.queue) or bool(
+            conductor and self.cloud.deferred_confirms))
         self.cloud.recorder.emit(self.env.now, None, None, svc.service, svc.host, "fault", "service_down",
                                  phase="restart")
         if conductor:
@@ -108,7 +110,7 @@ class Crashes:
         liveness.compute_stopped(comp.index, self.env.now)
         if restart_after is None:
             return
-        yield from self._last(wait, restart_after, lambda: bool(comp.pool.queue))
+        yield from self._last(wait, restart_after, lambda: self._awaited(comp))
         self.cloud.recorder.emit(self.env.now, None, None, comp.service, comp.host, "fault", "compute_crash",
                                  phase="restart")
         yield from self._init_host(comp)
@@ -119,6 +121,12 @@ class Crashes:
         liveness.compute_started(comp.index, self.env.now)
         comp.pool.start()
         self.cloud.rearm_confirms(self.env.now + FIRST_REPORT)
+
+    def _awaited(self, comp: Any) -> bool:
+        """Whether something waits for ``comp``'s nova-compute to restart: messages in
+        its queue, audits it missed, auto-confirms put off by it or for its source."""
+        return bool(comp.pool.queue) or comp.index in self.deferred_audits or any(
+            c is comp or m.source == comp.index for c, m in self.cloud.deferred_confirms)
 
     def _last(self, wait: Wait, seconds: float, waits: Callable[[], bool]) -> Generator[simpy.Event, Any, None]:
         """Wait out an outage. A recurring one ends with a background event; while it

@@ -55,8 +55,10 @@ class FaultPlan:
         self.topics: list[set[str] | None] = [set(expand_names(f.topic)) if f.topic else None for f in faults]
         self.hosts: list[set[str] | None] = [set(expand_names(f.host)) if f.host else None for f in faults]
         self.extra = [make_sampler(f.extra) if f.extra is not None else None for f in faults]
-        #: recurring window faults: whether an occurrence is in effect now
+        #: recurring window faults: whether an occurrence is in effect now (one naming
+        #: hosts: the hosts whose own occurrence is)
         self.on = [False] * len(faults)
+        self.open_hosts: list[set[str]] = [set() for _ in faults]
 
     def __bool__(self) -> bool:
         return bool(self.faults)
@@ -70,7 +72,12 @@ class FaultPlan:
         for i, f in enumerate(self.faults):
             if f.kind in OUTAGES:
                 continue
-            if f.rate is not None:
+            if f.rate is not None and self.hosts[i] is not None:  # each host on its own
+                for name in expand_names(f.host):
+                    env.process(occurrences(env, f, self.streams.stream(f"faults[{i}].{name}"),
+                                            lambda wait, i=i, name=name: self._window(env, recorder, i, wait,
+                                                                                      name)))
+            elif f.rate is not None:
                 env.process(occurrences(env, f, self.streams.stream(f"faults[{i}]"),
                                         lambda wait, i=i: self._window(env, recorder, i, wait)))
             else:
@@ -81,20 +88,26 @@ class FaultPlan:
             yield wait(self.faults[i].at)
         yield from self._window(env, recorder, i, wait)
 
-    def _window(self, env: simpy.Environment, recorder: Any, i: int,
-                wait: "Wait") -> Generator[simpy.Event, Any, None]:
+    def _window(self, env: simpy.Environment, recorder: Any, i: int, wait: "Wait",
+                host: str | None = None) -> Generator[simpy.Event, Any, None]:
         f = self.faults[i]
-        self.on[i] = True
-        recorder.emit(env.now, None, None, "faults", None, "fault", f.kind, phase="start", fault=i)
+        if host is None:
+            self.on[i] = True
+        else:
+            self.open_hosts[i].add(host)
+        recorder.emit(env.now, None, None, "faults", host, "fault", f.kind, phase="start", fault=i)
         if f.duration is None:
             return
         yield wait(f.duration)
-        self.on[i] = False
-        recorder.emit(env.now, None, None, "faults", None, "fault", f.kind, phase="end", fault=i)
+        if host is None:
+            self.on[i] = False
+        else:
+            self.open_hosts[i].discard(host)
+        recorder.emit(env.now, None, None, "faults", host, "fault", f.kind, phase="end", fault=i)
 
     def _active(self, i: int, f: Any, now: float) -> bool:
         if f.rate is not None:
-            return self.on[i]
+            return self.on[i] or bool(self.open_hosts[i])
         start = f.at or 0.0
         return start <= now and (f.duration is None or now < start + f.duration)
 
@@ -154,6 +167,8 @@ class FaultPlan:
 
     def _on_host(self, i: int, host: int) -> bool:
         names = self.hosts[i]
+        if names is not None and self.faults[i].rate is not None:
+            return self.host_names[host] in self.open_hosts[i]  # in its own occurrence
         return names is None or self.host_names[host] in names
 
 

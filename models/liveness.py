@@ -63,6 +63,11 @@ class Liveness:
         if not self.quiet:
             self.hosts.up[:] = self.declared & (now - self.last_report(now) <= self.down_time)
 
+    def will_report(self, host: int) -> bool:
+        """Whether ``host``'s reports will get through with nothing else changing (its
+        compute runs, the conductor is up, it is not declared down)."""
+        return bool(self.declared[host]) and self.phase[host] < np.inf and self.conductor_up
+
     # -- what happens -----------------------------------------------------------------
     def compute_stopped(self, host: int, now: float) -> None:
         self.quiet = False

@@ -96,7 +96,8 @@ class Operator:
                     self.reset_state(inst, states.ACTIVE, "policy")
                 elif cfg.hard_reboot_errors and inst.vm_state == states.ERROR:
                     self.hard_reboot(inst, "policy")
-            if not self._work() and (self.cloud.open == 0 or not self.env._queue):
+            # (next_time: what else is to happen, a recurring outage's end included)
+            if not self._work() and (self.cloud.open == 0 or self.env.next_time() == float("inf")):
                 self.cloud.unhold()  # nothing left for the policies: the run may end
                 return
 

@@ -308,7 +308,10 @@ def _cross_check(loaded: LoadedScenario, fail: typing.Callable[..., typing.NoRet
     host_set = set(host_names)
     for i, f in enumerate(model.faults):
         if f.host is not None:
-            known_names(("faults", i, "host"), f.host, host_set, "host")
+            named = known_names(("faults", i, "host"), f.host, host_set, "host")
+            twice = sorted({h for h in named if named.count(h) > 1})
+            if twice:
+                fail(("faults", i, "host"), f"names {', '.join(twice)} more than once")
         if f.kind == "link_down" and model.network.model != "maxmin":
             fail(("faults", i), "links go down only with network.model maxmin")
         if f.topic is not None:

@@ -569,3 +569,15 @@ def test_a_timed_out_api_call_keeps_its_reason_whatever_the_move_becomes():
     row = result.request(1)
     assert (row["status"], row["reason"], row["http_status"]) == ("error", "MessagingTimeout", 500)
     assert [r["name"] for r in events_of(result.trace, 1, "instance_fault")] == ["ProcessExecutionError"]
+
+
+def test_a_modern_auto_confirm_in_the_seconds_before_the_restarted_source_reports_retries():
+    """cmp1 (the source) crashes at 250 s and restarts at 335 s; its first report comes
+    at 340 s. The auto-confirm runs at 337 s, sees the source down, and (as modern Nova
+    retries each minute) runs again a minute later and confirms."""
+    s = tiny(nova={"release": "modern", "resize_confirm_window": 60},
+             faults=[{"kind": "compute_crash", "host": "cmp1", "at": 250, "restart_after": 85}])
+    result = simulator.run(s)
+    assert result.request(1)["status"] == "confirmed"
+    poll = [r["t"] for r in events_of(result.trace, 1, "step.start") if r["name"] == "_poll_unconfirmed_resizes"]
+    assert poll == [pytest.approx(397.0)]

@@ -157,3 +157,54 @@ def test_recurring_faults_do_not_keep_each_other_going():
     lost = {"kind": "message_loss", "topic": "compute.cmp2", "probability": 1.0}
     s = tiny(faults=[lost, {"kind": "compute_crash", "host": "cmp[1-2]", "rate": 1, "restart_after": 120}])
     assert simulator.run(s).summary["sim_time"] == simulator.run(tiny(faults=[lost])).summary["sim_time"]
+
+
+def test_the_operator_keeps_watching_while_a_recurring_outage_holds_a_cast():
+    """Seed 3: cmp2 crashes at 9.27 s (recurrences from 9 s) and is down 300 s with the
+    prep_resize cast in its queue; after the restart the guest fails to boot. The
+    operator's policy still runs then, and hard-reboots the instance."""
+    s = tiny(seed=3, faults=[{"kind": "compute_crash", "host": "cmp2", "at": 9, "rate": 0.5, "restart_after": 300},
+                             {"kind": "boot_fail", "probability": 1}],
+             operator={"hard_reboot_errors": True, "check_every": 10},
+             guest={"shutdown": 0.01, "boot": 0.01},
+             instances=[{"name": "vm1", "flavor": "small", "disk_used_gb": 0.01, "host": "cmp1"}])
+    result = simulator.run(s)
+    assert result.request(1)["reason"] == "LibvirtError"
+    assert [(a[1], a[2]) for a in result.actions] == [("hard_reboot", "policy")]
+    assert result.summary["faults"]["instances_left"] == {}
+
+
+def test_an_auto_confirm_put_off_by_a_recurring_crash_waits_for_the_restart():
+    """Seed 3: cmp2 (the destination, which runs the auto-confirm) crashes at 312.7 s,
+    before its periodic run, and is down 100 s. The confirm put off by the crash makes
+    the restart (a background event) happen; the first periodic run after it
+    confirms."""
+    s = tiny(seed=3, nova={"resize_confirm_window": 60},
+             faults=[{"kind": "compute_crash", "host": "cmp2", "rate": 0.05, "at": 310, "restart_after": 100}])
+    result = simulator.run(s)
+    stop, restart = [r["t"] for r in fault_events(result, "compute_crash")][:2]
+    poll = [r["t"] for r in result.trace if r["event"] == "step.start" and r["name"] == "_poll_unconfirmed_resizes"]
+    assert stop < 320 and len(poll) == 1 and restart + 5 <= poll[0] < restart + 65
+    assert result.request(1)["status"] == "confirmed"
+
+
+def test_a_host_range_gives_each_host_its_own_failure_windows():
+    s = tiny(faults=[{"kind": "boot_fail", "probability": 1.0, "host": "cmp[1-2]", "rate": 0.01, "for": 50}])
+    s["workload"][0]["confirm_after"] = 3000
+    result = simulator.run(s)
+    marks = [(r["host"], r["phase"]) for r in fault_events(result, "boot_fail") if "phase" in r]
+    assert {h for h, _ in marks} == {"cmp1", "cmp2"}
+    first = {h: RandomStreams(7).stream(f"faults[0].{h}").expovariate(0.01) for h in ("cmp1", "cmp2")}
+    starts = {}
+    for r in fault_events(result, "boot_fail"):
+        if r.get("phase") == "start":
+            starts.setdefault(r["host"], r["t"])
+    assert starts == pytest.approx(first)
+
+
+def test_a_host_named_twice_is_refused(tmp_path, capsys):
+    p = tmp_path / "f.yaml"
+    p.write_text(yaml.safe_dump(tiny(faults=[{"kind": "compute_crash", "host": "cmp[2,2]", "rate": "1/h",
+                                              "restart_after": 60}])))
+    assert main(["run", str(p), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    assert "faults[0].host: names cmp2 more than once" in capsys.readouterr().err
