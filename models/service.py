@@ -63,6 +63,8 @@ class NovaService:
         cloud.hold()
         try:
             yield from getattr(self, msg.method)(msg)
+            if cloud.bus.blocks(self.who, req):  # it sent while RabbitMQ is down:
+                yield cloud.bus.back             # its retries hold it until it is back
         except simpy.Interrupt:  # the process crashed: this message is gone
             rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "fault",
                      "handler_lost", method=msg.method, msg=msg.id, attempt=attempt)

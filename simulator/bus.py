@@ -81,6 +81,10 @@ class MessageBus:
         #: while the broker is down, messages wait with their senders (who retry)
         self.broker_down = False
         self._held: list[tuple[float, Callable[[simpy.Event], None]]] = []
+        #: (sender, request) of the sends made while the broker is down
+        self._blocked: set[tuple[tuple[str, str | None], int]] = set()
+        #: succeeds when the broker is back
+        self.back: simpy.Event = env.event()
 
     def next_id(self) -> int:
         """A fresh message id (also for messages that do not cross the bus, as HTTP)."""
@@ -138,7 +142,7 @@ class MessageBus:
                            msg=msg.id, error=type(error).__name__ if error else None,
                            attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan))
+        self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan), msg, sender)
 
     def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
         consumer = self.consumer(msg.topic)
@@ -165,12 +169,15 @@ class MessageBus:
                            to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,
                            arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        self._after(latency, partial(self._deliver, consumer, msg))
+        self._after(latency, partial(self._deliver, consumer, msg), msg, msg.sender)
 
-    def _after(self, latency: float, arrive: Callable[[simpy.Event], None]) -> None:
+    def _after(self, latency: float, arrive: Callable[[simpy.Event], None],
+               sent: Message | None = None, sender: tuple[str, str | None] | None = None) -> None:
         """A message in transit; while the broker is down its sender holds it (retrying)."""
         if self.broker_down:
             self._held.append((latency, arrive))
+            if sent is not None and sender is not None:
+                self._blocked.add((sender, id(sent.ctx)))
             return
         self.env.timeout(latency).callbacks.append(arrive)
 
@@ -178,9 +185,15 @@ class MessageBus:
         """Whether senders hold messages for a broker that is down."""
         return bool(self._held)
 
+    def blocks(self, sender: tuple[str, str | None], ctx: Any) -> bool:
+        """Whether ``sender`` sent for ``ctx`` while the broker is down: its retries
+        block it until the broker is back (``back``)."""
+        return self.broker_down and (sender, id(ctx)) in self._blocked
+
     def broker_stop(self) -> int:
         """RabbitMQ goes down: every message waiting in a queue is lost. Returns how many."""
         self.broker_down = True
+        self.back = self.env.event()
         lost = 0
         for consumer in self._consumers.values():
             lost += consumer.drop_queue()
@@ -190,9 +203,11 @@ class MessageBus:
     def broker_start(self) -> None:
         """RabbitMQ is back: the senders' retries go through."""
         self.broker_down = False
+        self._blocked.clear()
         held, self._held = self._held, []
         for latency, arrive in held:
             self.env.timeout(latency).callbacks.append(arrive)
+        self.back.succeed()
 
     def _deliver(self, consumer: Consumer, msg: Message, ev: simpy.Event) -> None:
         if self.broker_down:  # in transit when the broker stopped: the retry goes later

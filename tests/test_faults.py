@@ -581,3 +581,18 @@ def test_a_modern_auto_confirm_in_the_seconds_before_the_restarted_source_report
     assert result.request(1)["status"] == "confirmed"
     poll = [r["t"] for r in events_of(result.trace, 1, "step.start") if r["name"] == "_poll_unconfirmed_resizes"]
     assert poll == [pytest.approx(397.0)]
+
+
+def test_a_sender_blocks_while_the_broker_is_down():
+    """RabbitMQ is down from 10.1 s to 40.1 s. The scheduler replies at 10.172 s: its
+    retries hold it (and its one worker) until the broker is back, then the reply goes;
+    the conductor casts prep_resize at once and the resize carries on."""
+    result = simulator.run(tiny(faults=[{"kind": "broker_restart", "at": 10.1, "for": 30}]))
+    sched = [r for r in events_of(result.trace, 1) if r["service"] == "nova-scheduler"]
+    assert [(r["event"], r["t"]) for r in sched] == [
+        ("step.start", pytest.approx(10.072)), ("notification", pytest.approx(10.072)),
+        ("notification", pytest.approx(10.172)), ("rpc.reply", pytest.approx(10.172)),
+        ("step.end", pytest.approx(40.1))]
+    cast = [r for r in events_of(result.trace, 1, "rpc.cast") if r["name"] == "prep_resize"][0]
+    assert cast["t"] == pytest.approx(40.101)
+    assert result.request(1)["status"] == "resized"
