@@ -77,6 +77,7 @@ class Crashes:
     def _broker(self, duration: float, wait: Wait) -> Generator[simpy.Event, Any, None]:
         """RabbitMQ restarts: queued messages are lost; senders wait until it is back."""
         lost = self.cloud.bus.broker_stop()
+        self.cloud.liveness.reports_stopped("broker", self.env.now)
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="stop", messages_lost=lost)
         self.cloud.faults.struck["broker_restart"] += 1
@@ -84,13 +85,15 @@ class Crashes:
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="start")
         self.cloud.bus.broker_start()
+        self.cloud.liveness.reports_started("broker", self.env.now)
+        self.cloud.rearm_confirms(self.env.now)
 
     def _service(self, svc: Any, duration: float | None, wait: Wait) -> Generator[simpy.Event, Any, None]:
         conductor = svc is self.cloud.conductor
         self._record(svc, "service_down", phase="stop")
         svc.pool.stop()
         if conductor:  # the computes' reports go through it
-            self.cloud.liveness.conductor_stopped(self.env.now)
+            self.cloud.liveness.reports_stopped("conductor", self.env.now)
         if duration is None:
             return
         # (a down conductor makes the computes look down: put-off auto-confirms wait too)
@@ -99,7 +102,7 @@ class Crashes:
         self.cloud.recorder.emit(self.env.now, None, None, svc.service, svc.host, "fault", "service_down",
                                  phase="restart")
         if conductor:
-            self.cloud.liveness.conductor_started(self.env.now)
+            self.cloud.liveness.reports_started("conductor", self.env.now)
             self.cloud.rearm_confirms(self.env.now)
         svc.pool.start()
 

@@ -8,7 +8,9 @@ conductor's object indirection), so it gets through only while both the compute 
 the conductor run: a down conductor makes every compute look down a minute later.
 Reports sent while the conductor is down wait in its queue and are handled when it
 restarts, which brings their hosts back at once, even one whose compute has crashed
-since it sent its report.
+since it sent its report. While RabbitMQ is down the reports cannot be sent at all;
+each compute's blocked report goes through when the broker is back (one whose
+compute crashed meanwhile is gone with it).
 
 Reports are not simulated one by one: each host's last report is computed from its
 report times when the scheduler asks, which costs nothing until a fault strikes.
@@ -38,8 +40,9 @@ class Liveness:
         #: the latest report known handled before the current run of reports (0: the
         #: service record's creation)
         self.floor = np.zeros(n)
-        self.conductor_up = True
-        self.conductor_down_at = 0.0
+        #: what stops the reports now: "conductor", "broker"
+        self.blocked_by: set[str] = set()
+        self.blocked_at = 0.0
         #: a crashed compute's report waits in the down conductor's queue
         self.queued = np.zeros(n, dtype=bool)
         #: nothing has stopped a report yet: every host is as declared
@@ -54,7 +57,7 @@ class Liveness:
 
     def last_report(self, now: float) -> np.ndarray:
         """When each host's last handled report was, as the database has it at ``now``."""
-        if not self.conductor_up:
+        if self.blocked_by:
             return self.floor.copy()
         return np.maximum(self.floor, self._ticks(slice(None), now))
 
@@ -66,30 +69,35 @@ class Liveness:
     def will_report(self, host: int) -> bool:
         """Whether ``host``'s reports will get through with nothing else changing (its
         compute runs, the conductor is up, it is not declared down)."""
-        return bool(self.declared[host]) and self.phase[host] < np.inf and self.conductor_up
+        return bool(self.declared[host]) and self.phase[host] < np.inf and not self.blocked_by
 
     # -- what happens -----------------------------------------------------------------
     def compute_stopped(self, host: int, now: float) -> None:
         self.quiet = False
         sent = self._ticks([host], now)[0]
-        if self.conductor_up:
+        if not self.blocked_by:
             self.floor[host] = max(self.floor[host], sent)
-        elif sent >= self.conductor_down_at:
-            self.queued[host] = True
+        elif sent >= self.blocked_at and "broker" not in self.blocked_by:
+            self.queued[host] = True  # in the conductor's queue (a held one dies with it)
         self.phase[host] = np.inf
 
     def compute_started(self, host: int, now: float) -> None:
         self.phase[host] = now + FIRST_REPORT
 
-    def conductor_stopped(self, now: float) -> None:
+    def reports_stopped(self, cause: str, now: float) -> None:
+        """The conductor (or the broker) stops: no report gets through from now."""
         self.quiet = False
-        self.floor = np.maximum(self.floor, self._ticks(slice(None), now))
-        self.conductor_up = False
-        self.conductor_down_at = now
+        if not self.blocked_by:
+            self.floor = np.maximum(self.floor, self._ticks(slice(None), now))
+            self.blocked_at = now
+        self.blocked_by.add(cause)
 
-    def conductor_started(self, now: float) -> None:
-        """The reports queued while it was down are handled now."""
-        sent = (self._ticks(slice(None), now) >= self.conductor_down_at) | self.queued
+    def reports_started(self, cause: str, now: float) -> None:
+        """It is back: once nothing else stops them, the reports sent or held while
+        they were stopped are handled now."""
+        self.blocked_by.discard(cause)
+        if self.blocked_by:
+            return
+        sent = (self._ticks(slice(None), now) >= self.blocked_at) | self.queued
         self.floor[sent] = now
         self.queued[:] = False
-        self.conductor_up = True

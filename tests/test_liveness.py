@@ -29,10 +29,10 @@ def make(n: int = 3) -> Liveness:
 
 def test_a_down_conductor_makes_every_compute_look_down_a_minute_after_the_last_report():
     live = make()
-    live.conductor_stopped(32.0)  # last reports got through at 25 s
+    live.reports_stopped("conductor", 32.0)  # last reports got through at 25 s
     assert seen(live, 85.0) == [True] * 3  # 60 s old: still up (Nova's "<=")
     assert seen(live, 85.001) == [False] * 3
-    live.conductor_started(120.0)  # the queued reports are handled now
+    live.reports_started("conductor", 120.0)  # the queued reports are handled now
     assert seen(live, 120.0) == [True] * 3
     assert seen(live, 185.0) == [True] * 3  # reporting again (125, 135, ...)
 
@@ -41,9 +41,9 @@ def test_a_compute_that_crashed_while_the_conductor_was_down_looks_up_when_the_c
     """Its reports of 35 and 45 s wait in the conductor's queue; handled at 120 s, they
     make the dead host look up until 180 s."""
     live = make()
-    live.conductor_stopped(32.0)
+    live.reports_stopped("conductor", 32.0)
     live.compute_stopped(1, 50.0)
-    live.conductor_started(120.0)
+    live.reports_started("conductor", 120.0)
     assert seen(live, 150.0) == [True, True, True]
     assert seen(live, 180.001) == [True, False, True]
 
@@ -51,8 +51,8 @@ def test_a_compute_that_crashed_while_the_conductor_was_down_looks_up_when_the_c
 def test_a_compute_that_crashed_before_the_conductor_stopped_sent_it_nothing():
     live = make()
     live.compute_stopped(1, 30.0)  # last report at 25 s
-    live.conductor_stopped(32.0)
-    live.conductor_started(70.0)
+    live.reports_stopped("conductor", 32.0)
+    live.reports_started("conductor", 70.0)
     assert seen(live, 85.0) == [True, True, True]
     assert seen(live, 85.001) == [True, False, True]
 
@@ -71,8 +71,8 @@ def test_a_host_declared_down_stays_down():
     hosts = Hosts(2)
     hosts.up[1] = False
     live = Liveness(hosts, 10.0, 60.0)
-    live.conductor_stopped(10.0)
-    live.conductor_started(20.0)
+    live.reports_stopped("conductor", 10.0)
+    live.reports_started("conductor", 20.0)
     assert seen(live, 21.0) == [True, False]
 
 
@@ -94,3 +94,25 @@ def test_the_scheduler_sees_the_computes_again_once_the_conductor_is_back():
     """The conductor is back at 60 s: reports flow again, and at 110 s cmp2 passes
     (cmp1 is the source, removed by the filter before: 1 host in)."""
     assert late_scheduling(conductor_back=60) == [("ComputeFilter", 1, 1)]
+
+
+def test_a_long_broker_outage_makes_every_compute_look_down_until_it_is_back():
+    """No report can be sent while RabbitMQ is down (32 s to 150 s); the held ones go
+    through when it is back. cmp1's compute crashed at 50 s: its held report died with
+    it, so it stays down."""
+    live = make()
+    live.reports_stopped("broker", 32.0)
+    live.compute_stopped(0, 50.0)
+    assert seen(live, 85.001) == [False] * 3
+    live.reports_started("broker", 150.0)
+    assert seen(live, 150.0) == [False, True, True]
+
+
+def test_reports_wait_for_both_the_broker_and_the_conductor():
+    live = make()
+    live.reports_stopped("conductor", 32.0)
+    live.reports_stopped("broker", 40.0)
+    live.reports_started("broker", 60.0)  # the conductor is still down: still held
+    assert seen(live, 90.0) == [False] * 3
+    live.reports_started("conductor", 100.0)
+    assert seen(live, 100.0) == [True] * 3
