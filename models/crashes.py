@@ -81,7 +81,8 @@ class Crashes:
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="stop", messages_lost=lost)
         self.cloud.faults.struck["broker_restart"] += 1
-        yield from self._last(wait, duration, self.cloud.bus.holding)
+        yield from self._last(wait, duration,
+                              lambda: self.cloud.bus.holding() or bool(self.cloud.deferred_confirms))
         self.cloud.recorder.emit(self.env.now, None, None, "broker", None, "fault", "broker_restart",
                                  phase="start")
         self.cloud.bus.broker_start()
