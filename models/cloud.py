@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-import simpy
 
 from models import states
 from models.api import NovaAPI
@@ -33,6 +32,7 @@ from models.scheduler_manager import SCHEDULING_COLUMNS, NovaScheduler
 from models.workload import Workload
 from simulator.bus import MessageBus
 from simulator.distributions import Sampler, make_sampler
+from simulator.engine import Environment
 from simulator.random_streams import RandomStreams
 from simulator.recorder import TableStream, TraceRecorder
 from simulator.scenario import LoadedScenario
@@ -51,10 +51,14 @@ def _service_times(spec: Any) -> dict[str, Sampler]:
     return {"default": make_sampler(spec)}
 
 
+#: the reason of a Kilo request whose API call to the conductor timed out (HTTP 500)
+API_TIMEOUT = "MessagingTimeout"
+
+
 class Cloud:
     """Services, hosts, database and bus of one run, and the book of its requests."""
 
-    def __init__(self, loaded: LoadedScenario, env: simpy.Environment, streams: RandomStreams,
+    def __init__(self, loaded: LoadedScenario, env: Environment, streams: RandomStreams,
                  recorder: TraceRecorder):
         model = loaded.model
         self.loaded = loaded
@@ -139,8 +143,7 @@ class Cloud:
         self.crashes = Crashes(self)
         #: auto-confirms put off while a service was down: (the compute, the migration)
         self.deferred_confirms: list[tuple[Any, Any]] = []
-        if hasattr(env, "waiting"):
-            env.waiting = self.waits_on_outage
+        env.waiting = self.waits_on_outage
         self.operator = Operator(self)
         #: actions.csv rows (kept in memory unless the runner streams them to a file)
         self.actions: TableStream | None = TableStream(ACTION_COLUMNS)
@@ -261,7 +264,7 @@ class Cloud:
             self.quotas.rollback(req.target.project, req.quota_delta)
             req.quota_delta = (0, 0)
         req.status = status
-        if reason is not None and req.reason != "MessagingTimeout":
+        if reason is not None and req.reason != API_TIMEOUT:
             # a Kilo API call that timed out keeps that reason whatever its move became
             req.reason = reason
         if req.finished is None:
@@ -320,7 +323,7 @@ class Cloud:
     def api_timed_out(self, req: Request) -> None:
         """nova-api gave up on the conductor (HTTP 500); the move may still go on."""
         if not req.settled and req.reason is None:
-            req.reason = "MessagingTimeout"
+            req.reason = API_TIMEOUT
 
     def answered(self, req: Request) -> None:
         """nova-api has sent its HTTP answer for the move."""
@@ -391,7 +394,7 @@ class Cloud:
                         req.status = "stuck"
                         if req.source is None:  # nova-api never took it (down for good)
                             req.reason = "never handled by nova-api"
-                        elif req.reason != "MessagingTimeout" and (req.reason is None or not inst.task_state):
+                        elif req.reason != API_TIMEOUT and (req.reason is None or not inst.task_state):
                             req.reason = self._left_as(req, inst, m)
                         if req.finished is None:
                             req.stop_clock(self.env.now)

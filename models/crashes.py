@@ -45,7 +45,7 @@ class Crashes:
             if f.kind == "compute_crash":
                 for name in expand_names(f.host):
                     comp = cloud.computes[cloud.hosts.index[name]]
-                    self._every(f, f"faults[{i}].{name}", lambda wait, comp=comp, f=f: self._compute(comp, f.restart_after, wait))
+                    self._every(f, f"faults[{i}].{name}", lambda wait, comp=comp, f=f: self._compute(comp, f.lasts, wait))
             elif f.kind == "link_down":
                 self._every(f, f"faults[{i}]", lambda wait, f=f: self._link(f.a, f.b, f.duration, wait))
             elif f.kind == "broker_restart":

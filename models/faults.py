@@ -55,10 +55,9 @@ class FaultPlan:
         self.topics: list[set[str] | None] = [set(expand_names(f.topic)) if f.topic else None for f in faults]
         self.hosts: list[set[str] | None] = [set(expand_names(f.host)) if f.host else None for f in faults]
         self.extra = [make_sampler(f.extra) if f.extra is not None else None for f in faults]
-        #: recurring window faults: whether an occurrence is in effect now (one naming
-        #: hosts: the hosts whose own occurrence is)
-        self.on = [False] * len(faults)
-        self.open_hosts: list[set[str]] = [set() for _ in faults]
+        #: recurring window faults: the occurrences in effect now (the host of each, for
+        #: one naming hosts; None otherwise)
+        self.open: list[set[str | None]] = [set() for _ in faults]
 
     def __bool__(self) -> bool:
         return bool(self.faults)
@@ -91,23 +90,17 @@ class FaultPlan:
     def _window(self, env: simpy.Environment, recorder: Any, i: int, wait: "Wait",
                 host: str | None = None) -> Generator[simpy.Event, Any, None]:
         f = self.faults[i]
-        if host is None:
-            self.on[i] = True
-        else:
-            self.open_hosts[i].add(host)
+        self.open[i].add(host)
         recorder.emit(env.now, None, None, "faults", host, "fault", f.kind, phase="start", fault=i)
         if f.duration is None:
             return
         yield wait(f.duration)
-        if host is None:
-            self.on[i] = False
-        else:
-            self.open_hosts[i].discard(host)
+        self.open[i].discard(host)
         recorder.emit(env.now, None, None, "faults", host, "fault", f.kind, phase="end", fault=i)
 
     def _active(self, i: int, f: Any, now: float) -> bool:
         if f.rate is not None:
-            return self.on[i] or bool(self.open_hosts[i])
+            return bool(self.open[i])
         start = f.at or 0.0
         return start <= now and (f.duration is None or now < start + f.duration)
 
@@ -168,7 +161,7 @@ class FaultPlan:
     def _on_host(self, i: int, host: int) -> bool:
         names = self.hosts[i]
         if names is not None and self.faults[i].rate is not None:
-            return self.host_names[host] in self.open_hosts[i]  # in its own occurrence
+            return self.host_names[host] in self.open[i]  # in its own occurrence
         return names is None or self.host_names[host] in names
 
 

@@ -142,7 +142,7 @@ class MessageBus:
                            msg=msg.id, error=type(error).__name__ if error else None,
                            attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan), msg, sender)
+        self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan), sender, ctx)
 
     def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
         consumer = self.consumer(msg.topic)
@@ -169,15 +169,14 @@ class MessageBus:
                            to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,
                            arrives=round(self.env.now + latency, 6))
         self.sent += 1
-        self._after(latency, partial(self._deliver, consumer, msg), msg, msg.sender)
+        self._after(latency, partial(self._deliver, consumer, msg), msg.sender, ctx)
 
     def _after(self, latency: float, arrive: Callable[[simpy.Event], None],
-               sent: Message | None = None, sender: tuple[str, str | None] | None = None) -> None:
+               sender: tuple[str, str | None], ctx: Any) -> None:
         """A message in transit; while the broker is down its sender holds it (retrying)."""
         if self.broker_down:
             self._held.append((latency, arrive))
-            if sent is not None and sender is not None:
-                self._blocked.add((sender, id(sent.ctx)))
+            self._blocked.add((sender, id(ctx)))
             return
         self.env.timeout(latency).callbacks.append(arrive)
 

@@ -360,7 +360,6 @@ def check_fault_windows(faults: list, fail: typing.Callable[..., typing.NoReturn
     order = sorted(range(len(faults)), key=lambda i: (faults[i].at or 0.0, i))
     for i in order:
         f = faults[i]
-        length = f.restart_after if f.kind == "compute_crash" else f.duration
         for key in outage_targets(f):
             j = recurring.get(key, i)
             if j != i:
@@ -375,7 +374,7 @@ def check_fault_windows(faults: list, fail: typing.Callable[..., typing.NoReturn
                 until = "never comes back" if end == float("inf") else f"is down until {end:g} s"
                 fail(("faults", i, "at"), f"overlaps faults[{j}] ({faults[j].kind}): it {until}; "
                      f"start this one at or after that, or merge the two")
-            last[key] = (i, at + (float("inf") if length is None else length))
+            last[key] = (i, at + (float("inf") if f.lasts is None else f.lasts))
 
 
 def _target_name(key: tuple) -> str:

@@ -360,6 +360,12 @@ class Fault(Strict):
     def _check_extra(cls, v: Any) -> Any:
         return None if v is None else _dist(v)
 
+    @property
+    def lasts(self) -> Optional[float]:
+        """How long each occurrence lasts (``restart_after`` of a crash, else ``for``;
+        none: to the end of the run)."""
+        return self.restart_after if self.kind == "compute_crash" else self.duration
+
     @model_validator(mode="after")
     def _fields_of_kind(self) -> "Fault":
         if self.kind not in FAULT_KINDS:
@@ -386,12 +392,11 @@ class Fault(Strict):
             name = "for" if "duration" in extra else sorted(extra)[0]
             raise ValueError(f"'{name}' does not apply to a {self.kind} fault")
         if self.rate is not None:
-            length = "restart_after" if self.kind == "compute_crash" else "duration"
-            name = "for" if length == "duration" else length
-            if getattr(self, length) is None:
+            name = "restart_after" if self.kind == "compute_crash" else "for"
+            if self.lasts is None:
                 raise ValueError(f"a recurring {self.kind} fault (with 'rate') needs '{name}': "
                                  f"how long each occurrence lasts")
-            if getattr(self, length) <= 0:
+            if self.lasts <= 0:
                 raise ValueError(f"'{name}' of a recurring fault must be more than 0 s")
             if self.rate > 1.0:
                 raise ValueError(f"rate {self.rate:g}/s: a recurring fault strikes at most once a second")
