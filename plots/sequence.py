@@ -123,6 +123,9 @@ def draw_sequence(records: list[dict[str, Any]], path_png: Any, path_svg: Any = 
     fig.tight_layout()
     fig.savefig(path_png, dpi=110, format="png", metadata={"Software": None})
     if path_svg:
-        fig.savefig(path_svg, format="svg", metadata={"Date": None})
+        # a fixed salt: the SVG's element ids are otherwise random (the same run would
+        # not give the same bytes)
+        with matplotlib.rc_context({"svg.hashsalt": "nova-resize-sim"}):
+            fig.savefig(path_svg, format="svg", metadata={"Date": None})
     plt.close(fig)
     return drawn
