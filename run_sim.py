@@ -2,7 +2,7 @@
 """nova-resize-sim's command line. ``python run_sim.py --help`` for the commands."""
 import sys
 
-from simulator.cli import main
+from simulator.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,9 +30,9 @@ import simpy  # noqa: E402
 import simulator  # noqa: E402
 from benchmarks.bench_scale import scenario as scale_scenario  # noqa: E402
 from models.network import build_graph  # noqa: E402
-from simulator.bandwidth import BandwidthModel  # noqa: E402
-from simulator.network import Topology  # noqa: E402
-from simulator.scenario import load_scenario  # noqa: E402
+from simulator.engine.bandwidth import BandwidthModel  # noqa: E402
+from simulator.engine.topology import Topology  # noqa: E402
+from models.scenario import load_scenario  # noqa: E402
 
 
 def leaf_spine(hosts: int = 1000, per_leaf: int = 40, spines: int = 4) -> dict:
@@ -49,7 +49,7 @@ def recompute_cost(n: int, repeats: int = 30) -> tuple[float, float, float]:
     loaded = load_scenario(leaf_spine())
     env = simpy.Environment()
     bw = BandwidthModel(env)
-    topo = Topology(build_graph(loaded), bw)
+    topo = Topology(build_graph(loaded.hosts, loaded.model.network), bw)
     names = [h.name for h in loaded.hosts]
     rng = random.Random(n)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.stepper import step  # noqa: E402
+from simulator.commands.step import step  # noqa: E402
 
 BEFORE = """\
 # Walkthrough: one resize, hop by hop

@@ -10,107 +10,125 @@ at once. A busy instance is refused with 409, an over-quota upsize with 403.
 """
 from __future__ import annotations
 
+import random
 from typing import Any, Generator
 
 import simpy
 
 from models import states
-from models.quota import Quotas, TooManyInstances
-from models.scheduler import NoValidHost
-from models.service import NovaService
-from simulator.bus import Message, MessagingTimeout
+from models.exceptions import CannotResizeToSameFlavor, InstanceInvalidState, NoValidHost, TooManyInstances
+from models.liveness import Liveness
+from models.objects import Flavor, Migration
+from models.quota import Quotas
+from models.release import Release
+from models.request import Request
+from models.service import NovaService, ServiceDeps
+from models.steps import rpc_handler
+from simulator.engine.bus import Message, MessagingTimeout
+from simulator.engine.distributions import Sampler
 
-
-class InstanceInvalidState(Exception):
-    """409: the instance is not ACTIVE/STOPPED with no task (or not RESIZED to confirm)."""
-
-
-class CannotResizeToSameFlavor(Exception):
-    """400: a resize to the flavor the instance already has."""
+API_PY = "nova/compute/api.py"
 
 
 class NovaAPI(NovaService):
+    """nova-api's compute API: it reads the instance and flavor records, checks the
+    project's quota, and hands the move to nova-conductor (or the confirm and revert
+    to the computes)."""
+
     service = "nova-api"
 
-    def http(self, method: str, req: Any) -> None:
+    def __init__(self, deps: ServiceDeps, host: str, workers: int, service_times: dict[str, Sampler],
+                 rng: random.Random, *, conf: Any, release: Release, flavors: dict[str, Flavor],
+                 quotas: Quotas, liveness: Liveness):
+        super().__init__(deps, host, workers, service_times, rng)
+        self.conf = conf
+        self.release = release
+        self.flavors = flavors
+        self.quotas = quotas
+        self.liveness = liveness
+
+    def http(self, method: str, req: Request) -> None:
         """A user's HTTP request arrives (resize / migrate / confirm / revert)."""
-        msg = Message(self.cloud.bus.next_id(), "http", "osapi_compute", method, {}, req,
+        if not self.handles(method):
+            raise LookupError(f"nova-api has no operation {method!r}")
+        msg = Message(self.bus.next_id(), "http", "osapi_compute", method, {}, req,
                       ("client", None), self.env.now)
-        self.cloud.recorder.emit(self.env.now, req.request, req.instance, "client", None,
+        self.trace.emit(self.env.now, req.request, req.instance, "client", None,
                                  "http.request", method, to_service=self.service, to_host=self.host,
                                  msg=msg.id, arrives=round(self.env.now, 6),
                                  vm_state=req.target.vm_state, task_state=req.target.task_state)
         self.deliver(msg)
 
-    def respond(self, req: Any, method: str, status: int, error: str | None = None) -> None:
-        self.cloud.recorder.emit(self.env.now, req.request, req.instance, self.service, self.host,
+    def respond(self, req: Request, method: str, status: int, error: str | None = None) -> None:
+        self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host,
                                  "http.response", method, status=status, error=error)
 
+    @rpc_handler(API_PY, "API.resize")
     def resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """API.resize: for a migrate ``flavor_new`` is the instance's own flavor."""
         req = msg.ctx
-        cloud = self.cloud
         inst = req.target
         yield from self.busy("resize", req)
         req.flavor_old = inst.flavor.name
-        req.source = cloud.hosts.names[inst.host]
+        req.source = self.hosts.names[inst.host]
         if not inst.accepts_move:
             error = InstanceInvalidState(
                 f"Cannot 'resize' instance {inst.name} while it is in vm_state {inst.vm_state}"
                 f", task_state {inst.task_state}")
             return self._reject(req, 409, error)
         if req.op == "resize":
-            new = cloud.flavors[req.flavor_new]
+            new = self.flavors[req.flavor_new]
             if new.name == inst.flavor.name:
                 return self._reject(req, 400, CannotResizeToSameFlavor("When resizing, instances must change flavor!"))
             delta = Quotas.upsize_delta(inst.flavor, new)
             try:
-                cloud.quotas.reserve(inst.project, delta)
+                self.quotas.reserve(inst.project, delta)
             except TooManyInstances as exc:
                 return self._reject(req, 403, exc)
             req.quota_delta = delta
         else:
             new = inst.flavor
             req.flavor_new = new.name
-        nova = cloud.nova
+        nova = self.conf
         ignore: list[int] = []
         if not nova.allow_resize_to_same_host:
             ignore.append(inst.host)
-        if req.op == "migrate" and inst.host not in ignore and (cloud.modern or not nova.allow_migrate_to_same_host):
+        if req.op == "migrate" and inst.host not in ignore and (
+                not self.release.migrate_honours_same_host_option or not nova.allow_migrate_to_same_host):
             ignore.append(inst.host)  # modern Nova never keeps a cold migration on its host
-        force = [cloud.hosts.index[req.requested_host]] if req.requested_host else []
+        force = [self.hosts.index[req.requested_host]] if req.requested_host else []
         inst.migration = None
         inst.request = req
         inst.old_vm_state = inst.vm_state  # system_metadata['old_vm_state']
         self.save(req, task_state=states.RESIZE_PREP)
         req.enter("conductor", self.env.now)
         args = {"flavor": new, "ignore_hosts": ignore, "force_hosts": force, "retry": None}
-        if cloud.modern:
-            cloud.bus.cast(self.who, "conductor", "migrate_server", args, req)
+        if not self.release.api_waits_for_conductor:
+            self.bus.cast(self.who, "conductor", "migrate_server", args, req)
             self._answer(req, 202)
             return
         try:
-            yield cloud.bus.call(self.who, "conductor", "migrate_server", args, req,
-                                 timeout=nova.rpc_response_timeout)
+            yield self.bus.call(self.who, "conductor", "migrate_server", args, req,
+                                timeout=nova.rpc_response_timeout)
         except NoValidHost as exc:
             self._answer(req, 400, type(exc).__name__)
         except MessagingTimeout:
             self._answer(req, 500, "MessagingTimeout")
-            cloud.api_timed_out(req)
+            self.book.api_timed_out(req)
         else:
             self._answer(req, 202)
 
-    def _answer(self, req: Any, status: int, error: str | None = None) -> None:
+    def _answer(self, req: Request, status: int, error: str | None = None) -> None:
         req.http_status = status
         self.respond(req, "resize", status, error)
-        self.cloud.answered(req)
+        self.book.answered(req)
 
-    def _reject(self, req: Any, status: int, error: Exception) -> None:
+    def _reject(self, req: Request, status: int, error: Exception) -> None:
         self._answer(req, status, type(error).__name__)
-        self.cloud.db.release(req.target)  # a refused request changes nothing
-        self.cloud.finish(req, "rejected", type(error).__name__)
+        self.db.release(req.target)  # a refused request changes nothing
+        self.book.finish(req, "rejected", type(error).__name__)
 
-    def _verify_resize_state(self, req: Any, method: str) -> Any:
+    def _verify_resize_state(self, req: Request, method: str) -> Migration | None:
         """The checks of confirm and revert: the instance is RESIZED (else 409) and its
         migration is ``finished`` (else 400, MigrationNotFoundByStatus)."""
         inst = req.target
@@ -123,32 +141,46 @@ class NovaAPI(NovaService):
             return None
         return m
 
+    @rpc_handler(API_PY, "API.confirm_resize")
     def confirm_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """API.confirm_resize: migration ``confirming``, then a cast to the source
         (modern: refused with 409 while the source's nova-compute is seen down)."""
         req = msg.ctx
         yield from self.busy("confirm_resize", req)
         m = self._verify_resize_state(req, "confirm_resize")
-        if m is not None and self.cloud.modern and not self.cloud.compute_seen_up(m.source):
+        if m is not None and self.release.confirm_checks_source_service \
+                and not self.liveness.seen_up(m.source, self.env.now):
             # modern Nova checks the source's service first (reference section 10)
             self.respond(req, "confirm_resize", 409, "ServiceUnavailable")
         elif m is not None:
             req.confirm_started = msg.enqueued_at  # the confirm is timed from its arrival
-            self.cloud.start_confirm(self.who, req)
+            self.start_confirm(self.who, req)
             self.respond(req, "confirm_resize", 204)
-        self.cloud.action_done(req)
+        self.book.action_done(req)
 
+    def start_confirm(self, who: tuple[str, str | None], req: Request) -> None:
+        """The effect of API.confirm_resize, for nova-api itself or for a compute's
+        auto-confirm task (which calls the compute API, as Nova's does): migration
+        ``confirming``, a cast of ``confirm_resize`` to the source."""
+        inst = req.target
+        m = inst.migration
+        if req.confirm_started is None:
+            req.confirm_started = self.env.now
+        self.db.save(self.env.now, who, inst, req, migration_status=states.CONFIRMING)
+        self.bus.cast(who, f"compute.{self.hosts.names[m.source]}", "confirm_resize", {}, req)
+
+    @rpc_handler(API_PY, "API.revert_resize")
     def revert_resize(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """API.revert_resize: ``resize_reverting``, migration ``reverting``, then a cast
         to the destination."""
         req = msg.ctx
         yield from self.busy("revert_resize", req)
         m = self._verify_resize_state(req, "revert_resize")
-        self.cloud.action_done(req)
+        self.book.action_done(req)
         if m is None:
             return
         req.revert_started = msg.enqueued_at
         self.save(req, task_state=states.RESIZE_REVERTING)
         self.save(req, migration_status=states.REVERTING)
-        self.cloud.bus.cast(self.who, f"compute.{self.cloud.hosts.names[m.dest]}", "revert_resize", {}, req)
+        self.bus.cast(self.who, f"compute.{self.hosts.names[m.dest]}", "revert_resize", {}, req)
         self.respond(req, "revert_resize", 202)

@@ -13,26 +13,44 @@ scheduling again. A failure also puts the migration in ``error``.
 """
 from __future__ import annotations
 
+import random
 from typing import Any, Generator
 
 import simpy
 
 from models import states
-from models.scheduler import MaxRetriesExceeded, NoValidHost
-from models.service import NovaService
-from simulator.bus import Message, MessagingTimeout
+from models.exceptions import MaxRetriesExceeded, NoValidHost
+from models.release import Release
+from models.request import Request
+from models.request_spec import RequestSpec, RequestSpecs
+from models.scheduler import Selection
+from models.service import NovaService, ServiceDeps
+from models.steps import rpc_handler
+from simulator.engine.bus import Message, MessagingTimeout
+from simulator.engine.distributions import Sampler
 
 
 class NovaConductor(NovaService):
-    service = "nova-conductor"
+    """nova-conductor's ComputeTaskManager: it schedules a move and hands it to the
+    destination."""
 
+    service = "nova-conductor"
+    TOPIC = "conductor"
+
+    def __init__(self, deps: ServiceDeps, host: str, workers: int, service_times: dict[str, Sampler],
+                 rng: random.Random, *, conf: Any, release: Release, specs: RequestSpecs):
+        super().__init__(deps, host, workers, service_times, rng)
+        self.conf = conf
+        self.release = release
+        self.specs = specs
+
+    @rpc_handler("nova/conductor/manager.py", "ComputeTaskManager.migrate_server")
     def migrate_server(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         req = msg.ctx
-        cloud = self.cloud
-        nova = cloud.nova
+        nova = self.conf
         args = msg.args
         yield from self.busy("migrate_server", req)
-        if cloud.modern:
+        if self.release.conductor_creates_migration:
             yield from self._migration_task(msg)
             return
         # populate_retry: no retry bookkeeping at all when max_attempts is 1
@@ -46,75 +64,73 @@ class NovaConductor(NovaService):
             return
         req.attempt = retry["num_attempts"] if retry else 1
         req.attempts = max(req.attempts, req.attempt)
-        spec = cloud.request_spec(req.target, args["flavor"], ignore_hosts=args["ignore_hosts"],
-                                  force_hosts=args["force_hosts"], retry=retry)
+        spec = self.specs.for_move(req.target, args["flavor"], ignore_hosts=args["ignore_hosts"],
+                                   force_hosts=args["force_hosts"], retry=retry)
         selection = yield from self._select_destinations(msg, spec)
         if selection is None:
             return
         if retry is not None:
             retry["hosts"].append(selection.host)
         self._prep_resize(req, selection.host, dict(args, retry=retry))
-        cloud.bus.reply(msg, self.who, value=req.dest)
+        self.bus.reply(msg, self.who, value=req.dest)
 
-    def _max_retries(self, req: Any) -> MaxRetriesExceeded:
+    def _max_retries(self, req: Request) -> MaxRetriesExceeded:
         return MaxRetriesExceeded(
             f"Exceeded maximum number of retries. Exceeded max scheduling attempts "
-            f"{self.cloud.nova.max_attempts} for instance {req.instance}.")
+            f"{self.conf.max_attempts} for instance {req.instance}.")
 
-    def _select_destinations(self, msg: Message, spec: Any) -> Generator[simpy.Event, Any, Any]:
+    def _select_destinations(self, msg: Message, spec: RequestSpec) -> Generator[simpy.Event, Any, Selection | None]:
         """Call the scheduler; return its selection, or None when the request ended."""
         req = msg.ctx
-        cloud = self.cloud
-        nova = cloud.nova
+        nova = self.conf
         tries = 0
         while True:
             req.enter("scheduler", self.env.now)
             try:
-                selection = yield cloud.bus.call(self.who, "scheduler", "select_destinations",
-                                                 {"spec": spec}, req, timeout=nova.rpc_response_timeout)
+                selection = yield self.bus.call(self.who, "scheduler", "select_destinations",
+                                                {"spec": spec}, req, timeout=nova.rpc_response_timeout)
                 req.allocation = None  # the claim is the migration's now
                 return selection
             except MessagingTimeout as exc:
                 tries += 1
-                if cloud.modern:
+                if not self.release.scheduler_client_retries:
                     if req.allocation is not None:
                         # MigrationTask's rollback puts the source allocation back on
                         # the instance, replacing the one the scheduler made meanwhile
                         host, flavor = req.allocation
                         req.allocation = None
-                        cloud.hosts.release(host, flavor, self.env.now)
+                        self.hosts.release(host, flavor, self.env.now)
                     self._no_valid_host(msg, exc)
                     return None
                 if tries < nova.max_attempts:
                     continue
                 # Kilo: the timeout escapes without resetting the task state
-                cloud.finish(req, "stuck", "MessagingTimeout")
+                self.book.finish(req, "stuck", "MessagingTimeout")
                 if msg.kind == "call":
-                    cloud.bus.reply(msg, self.who, error=exc)
+                    self.bus.reply(msg, self.who, error=exc)
                 return None
             except NoValidHost as exc:
                 self._no_valid_host(msg, exc)
                 return None
 
-    def _prep_resize(self, req: Any, dest: int, args: dict[str, Any]) -> None:
-        name = self.cloud.hosts.names[dest]
+    def _prep_resize(self, req: Request, dest: int, args: dict[str, Any]) -> None:
+        name = self.hosts.names[dest]
         req.dest = name
         req.enter("prep_resize", self.env.now)
-        self.cloud.bus.cast(self.who, f"compute.{name}", "prep_resize", args, req)
+        self.bus.cast(self.who, f"compute.{name}", "prep_resize", args, req)
 
     def _migration_task(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """Modern Nova's MigrationTask: first scheduling, or the next alternate."""
         req = msg.ctx
-        cloud = self.cloud
         args = msg.args
         inst = req.target
         alternates = args.get("alternates")
         if alternates is None:  # first attempt: create the Migration, then schedule
-            cloud.db.create_migration(inst, inst.host, -1, inst.flavor, args["flavor"], req)
+            self.db.create_migration(inst, inst.host, -1, inst.flavor, args["flavor"], req)
             self.save(req, migration_status=states.PRE_MIGRATING)
             req.attempt = req.attempts = 1
-            spec = cloud.request_spec(inst, args["flavor"], ignore_hosts=args["ignore_hosts"],
-                                      force_hosts=args["force_hosts"])
+            spec = self.specs.for_move(inst, args["flavor"], ignore_hosts=args["ignore_hosts"],
+                                       force_hosts=args["force_hosts"])
             selection = yield from self._select_destinations(msg, spec)
             if selection is None:
                 return
@@ -125,8 +141,8 @@ class NovaConductor(NovaService):
             dest = None
             while alternates:
                 candidate = alternates.pop(0)
-                if cloud.hosts.shortfall(candidate, args["flavor"], ("ram", "vcpu", "disk")) is None:
-                    cloud.hosts.take(candidate, args["flavor"], self.env.now)
+                if self.hosts.shortfall(candidate, args["flavor"], ("ram", "vcpu", "disk")) is None:
+                    self.hosts.take(candidate, args["flavor"], self.env.now)
                     dest = candidate
                     break
             if dest is None:
@@ -137,19 +153,19 @@ class NovaConductor(NovaService):
         inst.migration.dest = dest
         self._prep_resize(req, dest, dict(args, alternates=alternates))
         if msg.kind == "call":
-            cloud.bus.reply(msg, self.who, value=req.dest)
+            self.bus.reply(msg, self.who, value=req.dest)
 
     def _no_valid_host(self, msg: Message, error: Exception) -> None:
         req = msg.ctx
-        cloud = self.cloud
         changes: dict[str, Any] = {"task_state": None}
-        if cloud.modern and req.target.migration is not None and req.target.migration.request is req:
+        if (self.release.conductor_creates_migration and req.target.migration is not None
+                and req.target.migration.request is req):
             changes["migration_status"] = states.MIGRATION_ERROR
         self.save(req, **changes)
         self.fault(req, error)
         self.notify(req, "compute_task.migrate_server.error", error=type(error).__name__)
         if msg.sender[0] == "nova-api":
             # a reschedule's caller (the destination) ends the request itself
-            cloud.finish(req, "error", type(error).__name__)
+            self.book.finish(req, "error", type(error).__name__)
         if msg.kind == "call":
-            cloud.bus.reply(msg, self.who, error=error)
+            self.bus.reply(msg, self.who, error=error)

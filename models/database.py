@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from models import states
 from models.hosts import HostTable
 from models.objects import Flavor, Instance, Migration
-from simulator.recorder import TraceRecorder
+from simulator.engine.recorder import TraceRecorder
 
 _UNSET: Any = object()
 

@@ -22,9 +22,21 @@ import simpy
 
 from models.network import DiskCopier, disks_to_copy
 from models.objects import Flavor, Instance
-from simulator.distributions import Sampler
+from models.steps import NovaFunction, Step
+from simulator.engine.distributions import Sampler
 
 GIB = 1024 ** 3
+_DRIVER_PY = "nova/virt/libvirt/driver.py"
+
+#: the driver's timed work, as the trace names it (``step.start`` / ``step.end``)
+STEPS = {s.name: s for s in (
+    Step("power_off", "power off the guest", NovaFunction(_DRIVER_PY, "LibvirtDriver._clean_shutdown")),
+    Step("copy_disks", "copy the disks", NovaFunction(_DRIVER_PY, "LibvirtDriver.migrate_disk_and_power_off")),
+    Step("finish_migration", "set up the disks and start the guest",
+         NovaFunction(_DRIVER_PY, "LibvirtDriver.finish_migration")),
+    Step("finish_revert_migration", "restore the disks and start the guest",
+         NovaFunction(_DRIVER_PY, "LibvirtDriver.finish_revert_migration")),
+)}
 
 
 @dataclass

@@ -38,9 +38,14 @@ from typing import Any, Callable, Generator
 
 import simpy
 
-from simulator.distributions import make_sampler
-from simulator.names import expand_names
-from simulator.random_streams import RandomStreams
+from simulator.engine.distributions import make_sampler
+from simulator.engine.names import expand_names
+from simulator.engine.random_streams import RandomStreams
+
+
+#: the kinds of fault a scenario's ``faults:`` list may name
+FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
+               "message_loss", "link_down", "copy_fail", "power_off_fail", "boot_fail")
 
 
 class FaultPlan:

@@ -18,11 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from models.exceptions import ComputeResourcesUnavailable
 from models.objects import Flavor
+from models.steps import NovaFunction, Step
 
-
-class ComputeResourcesUnavailable(Exception):
-    """A claim that does not fit (nova.exception.ComputeResourcesUnavailable)."""
+#: the destination's claim, a step of prep_resize
+RESIZE_CLAIM = Step("resize_claim", "the resource tracker's claim of the new flavor",
+                    NovaFunction("nova/compute/resource_tracker.py", "ResourceTracker.resize_claim"))
 
 
 class HostTable:
@@ -167,6 +169,10 @@ class HostTable:
         self.used_disk_gb[host] -= flavor.disk_gb
         self.releases += 1
         assert self.used_ram_mb[host] >= 0 and self.used_vcpus[host] >= 0, "released more than claimed"
+
+    def summary(self) -> dict[str, int]:
+        """summary.json's ``resources``: claims and releases made."""
+        return {"claims": self.claims, "releases": self.releases}
 
     def usage(self, host: int) -> dict[str, str]:
         """Used / limit of each resource on one host, for people to read: the limit is

@@ -66,6 +66,11 @@ class Liveness:
         if not self.quiet:
             self.hosts.up[:] = self.declared & (now - self.last_report(now) <= self.down_time)
 
+    def seen_up(self, host: int, now: float) -> bool:
+        """Whether Nova's servicegroup API counts ``host``'s nova-compute up at ``now``."""
+        self.refresh(now)
+        return bool(self.hosts.up[host])
+
     def will_report(self, host: int) -> bool:
         """Whether ``host``'s reports will get through with nothing else changing (its
         compute runs, the conductor is up, it is not declared down)."""

@@ -16,14 +16,17 @@ it would have alone on an idle network (the foundation's model).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generator
+from typing import Any, Generator, NamedTuple, Sequence
 
 import networkx as nx
 import simpy
 
 from models.objects import Flavor, Instance
-from simulator.bandwidth import BandwidthModel
-from simulator.network import NoRoute, Topology
+from models.request import Request
+from simulator.engine.bandwidth import BandwidthModel
+from simulator.engine.recorder import TableStream
+from simulator.engine.stats import utilisation_bins
+from simulator.engine.topology import NoRoute, Topology
 
 
 class CopyStalled(Exception):
@@ -47,20 +50,31 @@ GIB = 2 ** 30
 MIB = 2 ** 20
 CORE = "core"
 
-#: columns of flows.csv
-FLOW_COLUMNS = ("flow", "request", "instance", "disk", "source", "dest", "bytes", "start", "end",
-                "mean_mibps", "transport", "route")
+class FlowRow(NamedTuple):
+    """A row of flows.csv: one disk file copied (or the part of it a failure left)."""
+
+    flow: int
+    request: int
+    instance: str
+    disk: str
+    source: str
+    dest: str
+    bytes: int
+    start: float
+    end: float
+    mean_mibps: float | None
+    transport: str
+    route: str
 
 
 def gbps_to_bytes(gbps: float | None) -> float | None:
     return None if gbps is None else gbps * 1e9 / 8
 
 
-def build_graph(loaded: Any) -> nx.Graph:
-    """The scenario's network as a graph with capacities in bytes/s on its edges."""
-    net = loaded.model.network
+def build_graph(hosts: Sequence[Any], net: Any) -> nx.Graph:
+    """The network of ``hosts`` (the expanded host specs) and the scenario's
+    ``network`` section, as a graph with capacities in bytes/s on its edges."""
     g = nx.Graph()
-    hosts = loaded.hosts
     for h in hosts:
         g.add_node(h.name, kind="host")
     if net.links is not None:
@@ -117,21 +131,22 @@ def disks_to_copy(inst: Instance, old: Flavor, new: Flavor) -> list[Disk]:
 class DiskCopier:
     """Copies disks between hosts over the topology (max-min) or alone (none)."""
 
-    def __init__(self, env: simpy.Environment, loaded: Any, hosts: Any, recorder_rows: Any):
+    def __init__(self, env: simpy.Environment, hosts: Sequence[Any], network: Any, copy: Any, rows: TableStream):
         self.env = env
-        model = loaded.model
-        self.shared = model.network.model == "maxmin"
+        #: ``maxmin`` or ``none`` (network.model)
+        self.model = network.model
+        self.shared = network.model == "maxmin"
         self.bandwidth = BandwidthModel(env, keep_series=True)
-        self.topology = Topology(build_graph(loaded), self.bandwidth)
-        self.host_names = hosts.names
-        self.storage = [h.storage for h in loaded.hosts]
-        self.read_bps = [None if h.disk_read_mibps is None else h.disk_read_mibps * MIB for h in loaded.hosts]
-        self.write_bps = [None if h.disk_write_mibps is None else h.disk_write_mibps * MIB for h in loaded.hosts]
-        copy = model.copy_
+        self.topology = Topology(build_graph(hosts, network), self.bandwidth)
+        self.host_names = [h.name for h in hosts]
+        self.storage = [h.storage for h in hosts]
+        self.read_bps = [None if h.disk_read_mibps is None else h.disk_read_mibps * MIB for h in hosts]
+        self.write_bps = [None if h.disk_write_mibps is None else h.disk_write_mibps * MIB for h in hosts]
         self.transport = copy.transport
         self.stream_bps = None if copy.stream_mibps is None else copy.stream_mibps * MIB
         self.compression = copy.compression or 1.0
-        self.rows = recorder_rows
+        #: flows.csv
+        self.rows = rows
         self._flows = 0
         self.bytes_copied = 0.0
         self.stall_timeout = copy.stall_timeout
@@ -142,7 +157,7 @@ class DiskCopier:
         s = self.storage[source]
         return s != "local" and s == self.storage[dest]
 
-    def copy(self, req: Any, inst: Instance, source: int, dest: int, old: Flavor,
+    def copy(self, req: Request, inst: Instance, source: int, dest: int, old: Flavor,
              new: Flavor, fail_at: float | None = None) -> Generator[simpy.Event, Any, float]:
         """Copy the instance's disks one after another; return the seconds it took.
         With ``fail_at`` (a fraction of the bytes), the copy stops there (it failed)."""
@@ -178,10 +193,9 @@ class DiskCopier:
                     yield c.finished
                 except (simpy.Interrupt, CopyStalled):  # the process died, or TCP gave up
                     moved = (wire - self._stop(c)) * self.compression
-                    if self.rows is not None:
-                        self.rows.add((flow_id, req.request, inst.name, disk.name, src, dst, int(moved),
-                                       round(t0, 6), round(self.env.now, 6), None, self.transport,
-                                       c.route.describe() if c.route else ""))
+                    self.rows.add(FlowRow(flow_id, req.request, inst.name, disk.name, src, dst, int(moved),
+                                          round(t0, 6), round(self.env.now, 6), None, self.transport,
+                                          c.route.describe() if c.route else ""))
                     raise
                 route = c.route
             else:
@@ -189,11 +203,29 @@ class DiskCopier:
                 uses = [(r, 1.0) for r in route.links] + extra
                 yield self.env.timeout(route.latency + wire / self._alone_rate(uses))
             t1 = self.env.now
-            if self.rows is not None:
-                mibps = disk.bytes / MIB / (t1 - t0 - route.latency) if t1 - t0 > route.latency else 0.0
-                self.rows.add((flow_id, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
-                               round(t0, 6), round(t1, 6), round(mibps, 3), self.transport, route.describe()))
+            mibps = disk.bytes / MIB / (t1 - t0 - route.latency) if t1 - t0 > route.latency else 0.0
+            self.rows.add(FlowRow(flow_id, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
+                                  round(t0, 6), round(t1, 6), round(mibps, 3), self.transport, route.describe()))
         return self.env.now - start
+
+    def summary(self, now: float, top: int = 20, bins: int = 50) -> dict[str, Any]:
+        """summary.json's ``network``: flows copied, and the busiest links and disks:
+        mean and peak utilisation, and the mean utilisation in each of ``bins`` equal
+        slices of the run."""
+        res = [r for r in self.bandwidth.resources.values() if r.bytes > 0 or r.load > 0]
+        res.sort(key=lambda r: (-r.utilisation(now), r.name))
+        return {
+            "model": self.model,
+            "flows": self._flows,
+            "gib_copied": round(self.bytes_copied / 2 ** 30, 6),
+            "recomputes": self.bandwidth.recomputes,
+            "links": {r.name: {"capacity_gbps": round(r.capacity * 8 / 1e9, 6),
+                               "mean_utilisation": round(r.utilisation(now), 6),
+                               "peak_utilisation": round(r.peak / r.capacity, 6),
+                               "gib": round(r.bytes / 2 ** 30, 6),
+                               "utilisation_over_time": utilisation_bins(r.series, now, bins)} for r in res[:top]},
+            "bin_seconds": round(now / bins, 6),
+        }
 
     # -- links going down and up -----------------------------------------------------------
     def _start(self, c: _Copy) -> None:

@@ -18,62 +18,93 @@ actions.csv and an ``operator`` event in the trace.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generator
+from typing import Any, Callable, Generator, NamedTuple
 
 import simpy
 
 from models import states
+from models.database import Database
+from models.hosts import HostTable
+from models.lifecycle import RequestBook
+from models.objects import Instance
+from models.resource_audit import ResourceAudit
+from simulator.engine.bus import MessageBus
+from simulator.engine.environment import Environment
+from simulator.engine.recorder import TableStream, TraceRecorder
 
-if TYPE_CHECKING:
-    from models.cloud import Cloud
 
-#: columns of actions.csv
-ACTION_COLUMNS = ("t", "action", "by", "instance", "host", "vm_state_before", "task_state_before",
-                  "vm_state_after", "task_state_after")
+class ActionRow(NamedTuple):
+    """A row of actions.csv: one operator action and the states before and after it."""
+
+    t: float
+    action: str
+    by: str
+    instance: str
+    host: str
+    vm_state_before: str
+    task_state_before: str | None
+    vm_state_after: str
+    task_state_after: str | None
 
 
 class ActionContext:
-    """The context an operator's message carries (it belongs to no request)."""
+    """The context an operator's message carries (it belongs to no request);
+    ``done`` is called when the compute has carried the action out."""
 
-    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration")
+    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration", "done")
 
-    def __init__(self, inst: Any):
+    def __init__(self, inst: Instance, done: Callable[[Instance], None]):
         self.request = None
         self.instance = inst.name
         self.attempt = None
         self.target = inst
         self.queue_wait = 0.0
         self.migration = None
+        self.done = done
 
 
 class Operator:
-    def __init__(self, cloud: "Cloud"):
-        self.cloud = cloud
-        self.env = cloud.env
-        self.cfg = cloud.loaded.model.operator
+    """The operator's scheduled actions and policies."""
+
+    def __init__(self, env: Environment, cfg: Any, *, db: Database, hosts: HostTable, bus: MessageBus,
+                 book: RequestBook, audit: ResourceAudit, trace: TraceRecorder, actions: TableStream):
+        self.env = env
+        self.cfg = cfg
+        self.db = db
+        self.hosts = hosts
+        self.bus = bus
+        self.book = book
+        self.audit = audit
+        self.trace = trace
+        #: actions.csv
+        self.actions = actions
         self.rebooting: set[str] = set()
         self.count: dict[str, int] = {}
 
+    def summary(self) -> dict[str, Any]:
+        """summary.json's ``operator``: how many actions of each kind."""
+        return {"actions": dict(sorted(self.count.items()))}
+
     def start(self) -> None:
         for a in self.cfg.actions:
-            self.cloud.hold()
+            self.book.hold()
             self.env.process(self._scheduled(a))
         if self.cfg.reset_stuck_after is not None or self.cfg.hard_reboot_errors:
             self.env.process(self._policy())
 
     def _scheduled(self, a: Any) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(a.at)
-        inst = self.cloud.db.instances[a.instance]
+        inst = self.db.instances[a.instance]
         if a.action == "reset_state":
             self.reset_state(inst, a.state, "schedule")
-            self.cloud.unhold()
+            self.book.unhold()
         else:
             self.hard_reboot(inst, "schedule", held=True)
 
     def _work(self) -> bool:
         """Whether the policies have something left to do (so the run waits for them)."""
         cfg = self.cfg
-        for inst in self.cloud.db.instances.values():
+        for inst in self.db.instances.values():
             if inst.name in self.rebooting:
                 continue
             if cfg.reset_stuck_after is not None and inst.task_state is not None:
@@ -84,11 +115,11 @@ class Operator:
 
     def _policy(self) -> Generator[simpy.Event, Any, None]:
         cfg = self.cfg
-        self.cloud.hold()  # the run waits for the operator's next check after the last request
+        self.book.hold()  # the run waits for the operator's next check after the last request
         while True:
             yield self.env.timeout(cfg.check_every)
             now = self.env.now
-            for inst in list(self.cloud.db.instances.values()):
+            for inst in list(self.db.instances.values()):
                 if inst.name in self.rebooting:
                     continue
                 if (cfg.reset_stuck_after is not None and inst.task_state is not None
@@ -97,44 +128,42 @@ class Operator:
                 elif cfg.hard_reboot_errors and inst.vm_state == states.ERROR:
                     self.hard_reboot(inst, "policy")
             # (next_time: what else is to happen, a recurring outage's end included)
-            if not self._work() and (self.cloud.open == 0 or self.env.next_time() == float("inf")):
-                self.cloud.unhold()  # nothing left for the policies: the run may end
+            if not self._work() and (self.book.open == 0 or self.env.next_time() == float("inf")):
+                self.book.unhold()  # nothing left for the policies: the run may end
                 return
 
-    def _row(self, action: str, by: str, inst: Any, before: tuple[str, Any]) -> None:
+    def _row(self, action: str, by: str, inst: Instance, before: tuple[str, Any]) -> None:
         self.count[action] = self.count.get(action, 0) + 1
-        table = self.cloud.actions
-        if table is not None:
-            table.add((round(self.env.now, 6), action, by, inst.name, self.cloud.hosts.names[inst.host],
-                       before[0], before[1], inst.vm_state, inst.task_state))
-        self.cloud.recorder.emit(self.env.now, None, inst.name, "operator", None, "operator", action, by=by,
-                                 vm_state=inst.vm_state, task_state=inst.task_state)
+        self.actions.add(ActionRow(round(self.env.now, 6), action, by, inst.name, self.hosts.names[inst.host],
+                                   before[0], before[1], inst.vm_state, inst.task_state))
+        self.trace.emit(self.env.now, None, inst.name, "operator", None, "operator", action, by=by,
+                        vm_state=inst.vm_state, task_state=inst.task_state)
 
-    def reset_state(self, inst: Any, vm_state: str, by: str) -> None:
+    def reset_state(self, inst: Instance, vm_state: str, by: str) -> None:
         before = (inst.vm_state, inst.task_state)
         req = inst.request
-        self.cloud.db.save(self.env.now, ("operator", None), inst, None, vm_state=vm_state, task_state=None,
-                           action="reset_state")
+        self.db.save(self.env.now, ("operator", None), inst, None, vm_state=vm_state, task_state=None,
+                     action="reset_state")
         if inst.migration is not None:
             # Nova's resource audit then skips the move (its instance is in no resize
             # task state); applied at once (it runs within a minute), as its own record
-            self.cloud.crashes.drop_abandoned(inst.migration)
+            self.audit.drop_abandoned(inst.migration)
         self._row("reset_state", by, inst, before)
         if req is not None and not req.ended:
-            self.cloud.finish(req, "stuck", f"reset-state (was {before[1] or before[0]})")
+            self.book.finish(req, "stuck", f"reset-state (was {before[1] or before[0]})")
 
-    def hard_reboot(self, inst: Any, by: str, held: bool = False) -> None:
+    def hard_reboot(self, inst: Instance, by: str, held: bool = False) -> None:
         """``nova reboot --hard``: a cast to the instance's host."""
         if not held:
-            self.cloud.hold()
+            self.book.hold()
         self.rebooting.add(inst.name)
         before = (inst.vm_state, inst.task_state)
-        self.cloud.db.save(self.env.now, ("operator", None), inst, None, task_state="rebooting_hard")
+        self.db.save(self.env.now, ("operator", None), inst, None, task_state="rebooting_hard")
         self._row("hard_reboot", by, inst, before)
-        host = self.cloud.hosts.names[inst.host]
-        self.cloud.bus.cast(("nova-api", "controller"), f"compute.{host}", "reboot_instance", {},
-                            ActionContext(inst))
+        host = self.hosts.names[inst.host]
+        self.bus.cast(("nova-api", "controller"), f"compute.{host}", "reboot_instance", {},
+                      ActionContext(inst, self._rebooted))
 
-    def rebooted(self, inst: Any) -> None:
+    def _rebooted(self, inst: Instance) -> None:
         self.rebooting.discard(inst.name)
-        self.cloud.unhold()
+        self.book.unhold()

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models.exceptions import TooManyInstances
 from models.objects import Flavor
-
-
-class TooManyInstances(Exception):
-    """403: the upsize exceeds the project's quota (Kilo's exception name)."""
 
 
 @dataclass

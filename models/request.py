@@ -7,7 +7,11 @@ that receives it), so the phases up to ``finish_resize`` add up to the latency.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.objects import Instance, Migration
+    from models.scheduler import SchedulingRecord
 
 #: phases of the critical path, in pipeline order; they add up to ``latency``
 PHASES = ("api", "conductor", "scheduler", "prep_resize", "resize_instance", "power_off",
@@ -25,16 +29,16 @@ class Request:
     __slots__ = ("request", "instance", "op", "flavor_old", "flavor_new", "source", "dest",
                  "submitted", "finished", "status", "reason", "http_status", "attempts",
                  "phases", "_phase", "_mark", "confirm_started", "confirm", "queue_wait",
-                 "confirm_after", "workload", "target", "attempt", "settled", "selections",
+                 "confirm_after", "workload", "target", "attempt", "settled",
                  "requested_host", "ended", "revert_after", "revert_chance", "revert_started",
                  "revert", "action", "quota_delta", "explain", "action_pending", "migration",
-                 "allocation")
+                 "allocation", "prep_cleared")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
         self.op = op
         self.instance: str | None = None
-        self.target: Any = None
+        self.target: "Instance" = None  # type: ignore[assignment]  # set on arrival
         self.flavor_old: str | None = None
         self.flavor_new: str | None = None
         self.source: str | None = None
@@ -56,7 +60,6 @@ class Request:
         self.confirm_after: float | None = None
         self.workload = workload
         self.settled = False
-        self.selections: list[Any] = []
         self.requested_host: str | None = None
         #: nothing more will come from the pipeline (the HTTP answer may still be on its way)
         self.ended = False
@@ -69,13 +72,15 @@ class Request:
         self.action: str | None = None
         self.action_pending = False
         #: this request's own Migration record (the instance's may be a newer one)
-        self.migration: Any = None
+        self.migration: "Migration | None" = None
         #: (host, flavor) placement holds for this request while the scheduler's reply
         #: is on its way (modern Nova); None once the conductor has it
         self.allocation: Any = None
         self.quota_delta: tuple[int, int] = (0, 0)
         #: full scheduling records (hosts removed per filter), for explain / step
-        self.explain: list = []
+        self.explain: list["SchedulingRecord"] = []
+        #: a restarted compute's init_host cleared this request's resize_prep
+        self.prep_cleared = False
 
     def enter(self, phase: str, now: float) -> None:
         """The critical path moves on to ``phase`` at ``now``."""

@@ -19,45 +19,23 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from models.exceptions import NoValidHost
 from models.hosts import HostTable
 from models.objects import Flavor
+from models.release import KILO
+from models.request_spec import RequestSpec
 
 
-class NoValidHost(Exception):
-    """No host passed the filters (nova.exception.NoValidHost)."""
+class FilterVerdict(NamedTuple):
+    """One filter's verdict on a request: how many hosts went in and came out."""
 
-    def __init__(self, reason: str = "No valid host was found.", filters: list | None = None):
-        super().__init__(reason)
-        self.filters = filters or []
-
-
-class MaxRetriesExceeded(NoValidHost):
-    """The request was scheduled ``max_attempts`` times already."""
-
-
-@dataclass
-class RequestSpec:
-    """What the conductor asks the scheduler for (request_spec + filter_properties)."""
-
-    flavor: Flavor
-    #: the instance's current flavor (request_spec's instance_properties)
-    instance_flavor: Flavor | None = None
-    ignore_hosts: list[int] = field(default_factory=list)
-    force_hosts: list[int] = field(default_factory=list)
-    retry_hosts: list[int] = field(default_factory=list)
-    num_attempts: int = 1
-    #: the instance's availability zone (None: any)
-    zone: str | None = None
-    #: server group policy (``affinity`` / ``anti-affinity``) and its other members' hosts
-    group_policy: str | None = None
-    group_hosts: list[int] = field(default_factory=list)
-    #: scheduler hints, as host indices of the named instances
-    same_host: list[int] | None = None
-    different_host: list[int] | None = None
+    name: str
+    hosts_in: int
+    hosts_out: int
 
 
 @dataclass
@@ -67,7 +45,7 @@ class Selection:
     host: int
     weight: float
     weights: dict[str, float]
-    filters: list[tuple[str, int, int]]
+    filters: list[FilterVerdict]
     best: list[tuple[int, float]]
     #: modern mode: other hosts that passed, best first, for the conductor to try
     alternates: list[int] = field(default_factory=list)
@@ -246,12 +224,6 @@ FILTERS: dict[str, FilterFn] = {
 #: the resource each filter sets a claim limit for (Kilo's ``filter_properties['limits']``)
 FILTER_LIMITS = {"RamFilter": "ram", "CoreFilter": "vcpu", "DiskFilter": "disk"}
 
-KILO_FILTERS = ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "ComputeFilter",
-                "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
-                "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter")
-MODERN_FILTERS = ("ComputeFilter", "AvailabilityZoneFilter", "ComputeCapabilitiesFilter",
-                  "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
-                  "ServerGroupAffinityFilter")
 
 # -- weighers ----------------------------------------------------------------------------
 
@@ -265,8 +237,6 @@ WEIGHERS: dict[str, tuple[Callable[[_Ctx], np.ndarray] | None, float | None, str
     # no metrics are configured (weight_setting is empty): every host weighs 0
     "MetricsWeigher": (None, None, "weight_multiplier"),
 }
-KILO_WEIGHERS = ("RAMWeigher", "MetricsWeigher", "IoOpsWeigher")
-MODERN_WEIGHERS = ("RAMWeigher", "CPUWeigher", "DiskWeigher", "MetricsWeigher", "IoOpsWeigher")
 
 
 def _normalize(values: np.ndarray, minval: float | None = None) -> np.ndarray:
@@ -283,8 +253,8 @@ def _normalize(values: np.ndarray, minval: float | None = None) -> np.ndarray:
 class SchedulerConfig:
     """The scheduler options of one run."""
 
-    filters: tuple[str, ...] = KILO_FILTERS
-    weighers: tuple[str, ...] = KILO_WEIGHERS
+    filters: tuple[str, ...] = KILO.defaults["scheduler_default_filters"]
+    weighers: tuple[str, ...] = KILO.defaults["scheduler_weight_classes"]
     multipliers: dict[str, float] = field(default_factory=lambda: {
         "ram_weight_multiplier": 1.0, "cpu_weight_multiplier": 1.0, "disk_weight_multiplier": 1.0,
         "io_ops_weight_multiplier": -1.0, "weight_multiplier": 1.0})
@@ -316,26 +286,23 @@ def _best(total: np.ndarray, k: int) -> np.ndarray:
     return pick[np.lexsort((pick, -total[pick]))]
 
 
-def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig | None = None,
-                 *, rng: random.Random | None = None, best_n: int = 1,
-                 explain: bool = False) -> Selection:
-    """Filter and weigh every host for one request; raise NoValidHost if none passes."""
-    cfg = config or SchedulerConfig()
-    hosts = view.hosts
-    n = len(hosts)
-    ctx = _Ctx(view, spec)
+def _filter_hosts(ctx: _Ctx, cfg: SchedulerConfig,
+                  explain: bool) -> tuple[np.ndarray, list[FilterVerdict], dict[str, list[int]]]:
+    """The hosts that pass every filter (a mask), each filter's verdict and, with
+    ``explain``, the hosts each removed; NoValidHost when a filter leaves none."""
+    spec, hosts, n = ctx.spec, ctx.hosts, ctx.n
     mask = np.ones(n, dtype=bool)
     if spec.ignore_hosts:
         mask[spec.ignore_hosts] = False
     if spec.force_hosts:
         mask &= ctx.member(spec.force_hosts)
-    verdicts: list[tuple[str, int, int]] = [("ignore_hosts/force_hosts", n, int(np.count_nonzero(mask)))]
+    verdicts = [FilterVerdict("ignore_hosts/force_hosts", n, int(np.count_nonzero(mask)))]
     removed: dict[str, list[int]] = {}
     if explain:
         removed["ignore_hosts/force_hosts"] = np.flatnonzero(~mask).tolist()
 
     def apply(name: str, passes: np.ndarray | None) -> bool:
-        before = verdicts[-1][2]
+        before = verdicts[-1].hosts_out
         if passes is not None:
             if explain:
                 removed[name] = np.flatnonzero(mask & ~passes).tolist()
@@ -343,10 +310,10 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
             after = int(np.count_nonzero(mask))
         else:
             after = before
-        verdicts.append((name, before, after))
+        verdicts.append(FilterVerdict(name, before, after))
         return after > 0
 
-    ok = verdicts[0][2] > 0
+    ok = verdicts[0].hosts_out > 0
     if ok and cfg.placement:
         f = spec.flavor
         room = ((hosts.ram_limit_mb - hosts.reserved_ram_mb - hosts.used_ram_mb >= f.ram_mb)
@@ -358,11 +325,13 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
             break
         ok = apply(name, FILTERS[name](ctx))
     if not ok:
-        exc = NoValidHost(filters=verdicts)
-        exc.removed = removed
-        raise exc
+        raise NoValidHost(filters=verdicts, removed=removed)
+    return mask, verdicts, removed
 
-    candidates = np.flatnonzero(mask)
+
+def _weigh(ctx: _Ctx, candidates: np.ndarray, cfg: SchedulerConfig) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each weigher's weights of the candidates (multiplier × normalised value) and
+    their total."""
     parts: dict[str, np.ndarray] = {}
     total = np.zeros(len(candidates))
     for name in cfg.weighers:
@@ -373,6 +342,18 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
         w = cfg.multipliers.get(option, 1.0) * _normalize(value_fn(ctx)[candidates].astype(float), minval)
         parts[name] = w
         total += w
+    return parts, total
+
+
+def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig | None = None,
+                 *, rng: random.Random | None = None, best_n: int = 1,
+                 explain: bool = False) -> Selection:
+    """Filter and weigh every host for one request; raise NoValidHost if none passes."""
+    cfg = config or SchedulerConfig()
+    ctx = _Ctx(view, spec)
+    mask, verdicts, removed = _filter_hosts(ctx, cfg, explain)
+    candidates = np.flatnonzero(mask)
+    parts, total = _weigh(ctx, candidates, cfg)
     if explain:
         best_n = max(best_n, 5)
     k = max(cfg.host_subset_size, best_n, 1 + cfg.alternates)
@@ -389,3 +370,17 @@ def select_hosts(view: SchedulerView, spec: RequestSpec, config: SchedulerConfig
         sel.removed = removed
         sel.best_weights = [{name: float(w[i]) for name, w in parts.items()} for i in order[:best_n]]
     return sel
+
+
+@dataclass(frozen=True)
+class SchedulingRecord:
+    """One scheduling of a request, in full (for ``explain`` and ``step``): which
+    attempt, on which scheduler worker, when; each filter's verdict and the hosts it
+    removed; the selection (None: NoValidHost)."""
+
+    attempt: int
+    worker: int
+    t: float
+    filters: list[FilterVerdict]
+    selection: Selection | None
+    removed: dict[str, list[int]]

@@ -40,3 +40,5 @@ RESIZABLE_VM_STATES = frozenset({ACTIVE, STOPPED})
 
 # Final status of a request, as requests.csv and summary.json report it.
 REQUEST_STATUSES = ("confirmed", "reverted", "resized", "rejected", "error", "stuck", "in_flight")
+#: the statuses whose latency is a completed move (the instance reached VERIFY_RESIZE)
+MOVED = ("confirmed", "reverted", "resized")

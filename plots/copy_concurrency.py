@@ -1,19 +1,22 @@
 """Copy time against the number of simultaneous migrations (copy_concurrency.png).
 
-Runs a scenario whose workload starts groups of migrations at the same instant
-(scenarios/network/uplink-concurrency.yaml), groups the requests by their arrival
-time, and plots each group's mean disk-copy time against its size, beside the
+From a run whose workload starts groups of migrations at the same instant (such as
+scenarios/network/uplink-concurrency.yaml): the requests are grouped by their arrival
+time, and each group's mean disk-copy time is plotted against its size, beside the
 line a perfectly shared bottleneck gives (n × the time alone).
 
-    python -m plots.copy_concurrency SCENARIO [--out DIR]
+    python run_sim.py run scenarios/network/uplink-concurrency.yaml
+    python -m plots.copy_concurrency results/uplink-concurrency
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+import csv
+from typing import Any, Iterable
 
 import matplotlib
 
@@ -21,12 +24,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def copy_times_by_concurrency(result: Any) -> list[tuple[int, float]]:
-    """(group size, mean disk_copy seconds) per group of simultaneous arrivals."""
+def copy_times_by_concurrency(rows: Iterable[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(group size, mean disk_copy seconds) per group of simultaneous arrivals, from
+    a run's rows (``Result.rows``, or requests.csv's)."""
     groups: dict[float, list[float]] = defaultdict(list)
-    for r in result.rows:
-        if r["disk_copy"] > 0:
-            groups[r["submitted"]].append(r["disk_copy"])
+    for r in rows:
+        copy = float(r["disk_copy"] or 0)
+        if copy > 0:
+            groups[float(r["submitted"])].append(copy)
     return sorted((len(v), sum(v) / len(v)) for v in groups.values())
 
 
@@ -51,21 +56,19 @@ def plot(points: list[tuple[int, float]], path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import simulator
-    from simulator.errors import ScenarioError
-
     p = argparse.ArgumentParser(prog="python -m plots.copy_concurrency", description=__doc__.splitlines()[0])
-    p.add_argument("scenario")
-    p.add_argument("--out", default="results/copy-concurrency")
+    p.add_argument("directory", help="a run's out directory (with requests.csv and summary.json)")
     a = p.parse_args(argv)
-    try:
-        result = simulator.run(a.scenario, out=a.out)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    d = Path(a.directory)
+    if not (d / "requests.csv").is_file() or not (d / "summary.json").is_file():
+        print(f"error: {d}: not a run's out directory (expected requests.csv and summary.json); "
+              f"run the scenario first: python run_sim.py run SCENARIO --out {d}", file=sys.stderr)
         return 2
-    points = copy_times_by_concurrency(result)
-    out = Path(a.out) / "copy_concurrency.png"
-    plot(points, out, f"{result.summary['scenario']['name']}: copy time against concurrency")
+    with open(d / "requests.csv", encoding="utf-8", newline="") as f:
+        points = copy_times_by_concurrency(csv.DictReader(f))
+    name = json.loads((d / "summary.json").read_text(encoding="utf-8"))["scenario"]["name"]
+    out = d / "copy_concurrency.png"
+    plot(points, out, f"{name}: copy time against concurrency")
     for k, v in points:
         print(f"{k} at once: {v:.2f} s each")
     print(f"plot in {out}")

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from models.request import PHASES  # noqa: E402
-from simulator.summary import MOVED  # noqa: E402
+from models.states import MOVED  # noqa: E402
 
 _META = {"Software": None}
 

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
 
-from simulator.narrate import DRIVER, HANDLERS, lane  # noqa: E402
+from models.catalog import DRIVER, HANDLERS, lane  # noqa: E402
 
 ARROW_STYLE = {"rpc.call": "-", "http.request": "-", "rpc.cast": "--", "rpc.reply": ":", "http.response": ":"}
 

@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from models.request import PHASES  # noqa: E402
-from simulator.stats import summarise  # noqa: E402
+from simulator.engine.stats import summarise  # noqa: E402
 
 _META = {"Software": None}
 SERVICES = ("nova-api", "nova-conductor", "nova-scheduler", "nova-compute")
@@ -37,7 +37,7 @@ def plot_directory(directory: str | Path) -> list[Path]:
         return plot_sweep(d)
     if (d / "summary.json").exists() and (d / "requests.csv").exists():
         return plot_run_extras(d)
-    from simulator.errors import ScenarioError
+    from simulator.engine.errors import ScenarioError
 
     raise ScenarioError(str(d), "", "neither a sweep directory (sweep.json) nor a run directory "
                         "(summary.json and requests.csv)")

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from simulator.cli import main
+from simulator.commands.cli import main
 
 GOOD = """\
 hosts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from simulator.bandwidth import BandwidthModel
+from simulator.engine.bandwidth import BandwidthModel
 
 
 def run_flows(specs, capacities, until=None):

@@ -11,7 +11,7 @@ import pytest
 
 import simulator
 from models.request import COLUMNS, PHASES
-from simulator.cli import main
+from simulator.commands.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

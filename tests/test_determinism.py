@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from simulator.cli import main
+from simulator.commands.cli import main
 
 
 def _outputs(tmp_path, name, *extra):

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 import simpy
 
-from simulator.bus import MessageBus, MessagingTimeout
-from simulator.distributions import check_distribution, make_sampler
-from simulator.names import expand_names
-from simulator.random_streams import RandomStreams
-from simulator.recorder import TraceRecorder
-from simulator.workers import WorkerPool
+from simulator.engine.bus import MessageBus, MessagingTimeout
+from simulator.engine.distributions import check_distribution, make_sampler
+from simulator.engine.names import expand_names
+from simulator.engine.random_streams import RandomStreams
+from simulator.engine.recorder import TraceRecorder
+from simulator.engine.workers import WorkerPool
 
 
 class Echo:
@@ -33,6 +33,9 @@ class Echo:
 
     def queue_depth(self):
         return self.pool.queue_depth()
+
+    def handles(self, method):
+        return method != "unknown"
 
     def handle(self, msg, worker):
         self.log.append(("start", msg.method, self.env.now, worker))

@@ -125,7 +125,7 @@ def test_a_lost_call_times_out_in_its_caller():
 def test_faults_only_strike_in_their_window_and_are_validated(capsys, tmp_path):
     s = tiny(faults=[{"kind": "boot_fail", "probability": 1.0, "at": 1000, "for": 10}])
     assert simulator.run(s).request(1)["status"] == "resized"
-    from simulator.cli import main
+    from simulator.commands.cli import main
     import yaml
 
     for fault, expected in (({"kind": "copy_fail", "probability": 2}, "faults[0].probability"),
@@ -548,7 +548,7 @@ def test_a_link_that_does_not_exist_is_named_with_its_line(tmp_path, capsys):
 
     import yaml
 
-    from simulator.cli import main
+    from simulator.commands.cli import main
 
     p = tmp_path / "f.yaml"
     p.write_text(yaml.safe_dump(tiny(faults=[{"kind": "link_down", "a": "cmp1", "b": "cmp2", "at": 5}])))

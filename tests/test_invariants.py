@@ -12,14 +12,13 @@ import numpy as np
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from models.cloud import Cloud
+from models.build import Sinks, build
+from models.scenario import load_scenario
 from models.states import REQUEST_STATUSES
-from simulator.engine import Environment
-from simulator.errors import ScenarioError
-from simulator.random_streams import RandomStreams
-from simulator.recorder import TraceRecorder
-from simulator.scenario import load_scenario
-from simulator.summary import build_summary
+from simulator.commands.summary import build_summary
+from simulator.engine.environment import Environment
+from simulator.engine.errors import ScenarioError
+from simulator.engine.random_streams import RandomStreams
 
 service_time = st.one_of(st.sampled_from([0, 0.01, 0.5]),
                          st.builds(lambda m: {"dist": "exponential", "mean": m}, st.sampled_from([0.05, 2.0])))
@@ -144,7 +143,7 @@ def limits_hold(cloud):
     instance there with it): Nova's resource audit counts it whatever the limits, and a
     hard reboot that makes the instance ACTIVE keeps it so."""
     h = cloud.hosts
-    tests = ("ram", "vcpu", "disk") if cloud.modern else cloud.scheduler_config.claim_tests
+    tests = ("ram", "vcpu", "disk") if cloud.release.placement else cloud.scheduler.config.claim_tests
     ok = np.ones(len(h), dtype=bool)
     if "ram" in tests:
         ok &= h.used_ram_mb + h.reserved_ram_mb <= h.ram_limit_mb
@@ -166,21 +165,20 @@ def limits_hold(cloud):
 def test_invariants_hold_on_random_clouds(scenario):
     try:
         loaded = load_scenario(scenario)
-        recorder = TraceRecorder(None)
         env = Environment()
-        cloud = Cloud(loaded, env, RandomStreams(scenario["seed"]), recorder)
+        cloud = build(loaded, env, RandomStreams(scenario["seed"]), Sinks.in_memory())
     except ScenarioError:
         assume(False)
+    recorder = cloud.sinks.trace
     used0 = cloud.hosts.used_ram_mb.copy()
     assert limits_hold(cloud) or not (used0 > 0).any()
-    cloud.start()
-    steps = 0
-    while not cloud.done.processed and env.peek() < float("inf"):
-        env.step()
-        steps += 1
+
+    def check() -> None:
         assert limits_hold(cloud), f"over a limit at t={env.now}"
-        assert steps < 200_000
-    cloud.close_books(stopped_early=False)
+        assert env.events_processed < 200_000
+
+    assert not cloud.run(after_step=check)
+    steps = env.events_processed
 
     # every request: one final status; the counts add up, in the summary too
     summary = build_summary(cloud, seed=scenario["seed"], sim_time=env.now, wall=0.0,
@@ -191,11 +189,11 @@ def test_invariants_hold_on_random_clouds(scenario):
     # every instance the summary says is left in ERROR or mid-move is one
     left = sum(1 for i in cloud.db.instances.values() if i.vm_state == "error" or i.task_state)
     assert sum(v for k, v in summary["faults"]["instances_left"].items() if ", migration" not in k) == left
-    statuses = Counter(r.status for r in cloud.requests)
+    statuses = Counter(r.status for r in cloud.book.requests)
     assert set(statuses) <= set(REQUEST_STATUSES)
-    assert all(r.settled for r in cloud.requests)
-    assert sum(statuses.values()) == cloud.workload.total == len(cloud.requests)
-    for r in cloud.requests:
+    assert all(r.settled for r in cloud.book.requests)
+    assert sum(statuses.values()) == cloud.workload.total == len(cloud.book.requests)
+    for r in cloud.book.requests:
         event(f"{r.status} {r.reason or ''}".strip())
         if r.attempts > 1:
             event("rescheduled")
@@ -233,7 +231,7 @@ def test_invariants_hold_on_random_clouds(scenario):
             expect["vcpu"][m.dest] += m.new_flavor.vcpus
             expect["disk"][m.dest] += m.new_flavor.disk_gb
             held += 1
-    for r in cloud.requests:  # allocations in a scheduler's reply the run ended before delivering
+    for r in cloud.book.requests:  # allocations in a scheduler's reply the run ended before delivering
         if r.allocation is not None:
             expect["ram"][r.allocation[0]] += r.allocation[1].ram_mb
             expect["vcpu"][r.allocation[0]] += r.allocation[1].vcpus

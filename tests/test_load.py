@@ -5,12 +5,11 @@ from __future__ import annotations
 
 
 import simulator
-from models.cloud import Cloud
+from models.build import Sinks, build
+from models.scenario import load_scenario
 from models.states import REQUEST_STATUSES
-from simulator.engine import Environment
-from simulator.random_streams import RandomStreams
-from simulator.recorder import TraceRecorder
-from simulator.scenario import load_scenario
+from simulator.engine.environment import Environment
+from simulator.engine.random_streams import RandomStreams
 
 LOAD = {
     "name": "load",
@@ -65,9 +64,8 @@ def test_resources_are_conserved():
     """After the run, each host holds exactly the flavors of the instances on it,
     plus the old flavor of each move still unconfirmed (held on its source)."""
     loaded = load_scenario(LOAD)
-    cloud = Cloud(loaded, Environment(), RandomStreams(3), TraceRecorder(None))
-    cloud.start()
-    cloud.env.run(until=cloud.done)
+    cloud = build(loaded, Environment(), RandomStreams(3), Sinks.in_memory())
+    cloud.run()
     expect = [0] * len(cloud.hosts)
     for inst in cloud.db.instances.values():
         expect[inst.host] += inst.flavor.ram_mb

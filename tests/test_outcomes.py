@@ -71,18 +71,17 @@ def test_same_host_resize_holds_both_flavors_until_confirm():
     result = simulator.run(s)  # unconfirmed
     assert result.request(1)["status"] == "resized"
     s["workload"][0]["confirm_after"] = 500
-    from models.cloud import Cloud
-    from simulator.engine import Environment
-    from simulator.random_streams import RandomStreams
-    from simulator.recorder import TraceRecorder
-    from simulator.scenario import load_scenario
+    from models.build import Sinks, build
+    from models.scenario import load_scenario
+    from simulator.engine.environment import Environment
+    from simulator.engine.random_streams import RandomStreams
 
-    cloud = Cloud(load_scenario(s), Environment(), RandomStreams(1), TraceRecorder(None))
+    cloud = build(load_scenario(s), Environment(), RandomStreams(1), Sinks.in_memory())
     cloud.start()
     cloud.env.run(until=100)  # mid-move: resized, both flavors held
     assert cloud.hosts.used_ram_mb[0] == 2048 + 4096
-    cloud.env.run(until=cloud.done)
-    assert cloud.hosts.used_ram_mb[0] == 4096 and cloud.requests[0].status == "confirmed"
+    cloud.env.run(until=cloud.book.done)
+    assert cloud.hosts.used_ram_mb[0] == 4096 and cloud.book.requests[0].status == "confirmed"
 
 
 def test_migrate_to_a_named_host_is_still_checked_by_the_scheduler():

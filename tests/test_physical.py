@@ -9,7 +9,7 @@ import pytest
 import simulator
 from models.network import build_graph
 from plots.copy_concurrency import copy_times_by_concurrency
-from simulator.scenario import load_scenario
+from models.scenario import load_scenario
 from tests.conftest import GIB, events_of, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,11 +109,12 @@ def test_routes_leaf_spine_and_ecmp():
                           {"name": "b[1-4]", "rack": "r2", "vcpus": 8, "ram_mb": 8192, "disk_gb": 100}],
                 "flavors": {"f": {"vcpus": 1, "ram_mb": 512, "root_gb": 1}},
                 "network": {"leaf_spine": {"spines": 4, "oversubscription": 2}}}
-    g = build_graph(load_scenario(scenario))
+    loaded = load_scenario(scenario)
+    g = build_graph(loaded.hosts, loaded.model.network)
     # 4 × 10 Gbit/s of hosts per leaf, 2:1 over 4 spines: 5 Gbit/s per leaf-spine link
     assert g.edges["r1", "spine1"]["bytes_per_s"] == pytest.approx(5e9 / 8)
-    from simulator.bandwidth import BandwidthModel
-    from simulator.network import Topology
+    from simulator.engine.bandwidth import BandwidthModel
+    from simulator.engine.topology import Topology
     import simpy
 
     topo = Topology(g, BandwidthModel(simpy.Environment()))
@@ -125,7 +126,7 @@ def test_routes_leaf_spine_and_ecmp():
 
 
 def test_general_links_and_a_host_with_no_route(tmp_path, capsys):
-    from simulator.cli import main
+    from simulator.commands.cli import main
 
     s = tiny(network={"links": [{"a": "cmp1", "b": "sw", "gbps": "1 Gbit/s", "latency": 0.5},
                                 {"a": "sw", "b": "cmp2", "gbps": 10}]})
@@ -145,7 +146,7 @@ def test_copy_time_grows_with_concurrency_over_a_shared_uplink():
     """1, 2, 4, 8 copies of 20 GiB at once over one 10 Gbit/s uplink: n × 17.18 s."""
     result = simulator.run(str(ROOT / "scenarios/network/uplink-concurrency.yaml"))
     alone = 20 * GIB * 8 / 10e9
-    got = copy_times_by_concurrency(result)
+    got = copy_times_by_concurrency(result.rows)
     print(f"expected {[(n, round(n * alone, 2)) for n in (1, 2, 4, 8)]}, got {got}")
     assert [n for n, _ in got] == [1, 2, 4, 8]
     for n, t in got:

@@ -132,8 +132,6 @@ def test_resources_move_with_the_instance():
     until confirm."""
     scenario = tiny()
     scenario["workload"][0]["confirm_after"] = 100
-    from models.cloud import Cloud  # noqa: F401  (import check)
-
     result = simulator.run(scenario)
     claimed = [r for r in events_of(result.trace, 1, "state") if r.get("claimed")]
     released = [r for r in events_of(result.trace, 1, "state") if r.get("released")]

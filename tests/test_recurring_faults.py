@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 import simulator
-from simulator.cli import main
-from simulator.engine import Environment
-from simulator.random_streams import RandomStreams
+from simulator.commands.cli import main
+from simulator.engine.environment import Environment
+from simulator.engine.random_streams import RandomStreams
 from tests.conftest import tiny
 
 
@@ -124,7 +124,7 @@ def test_recurring_faults_are_validated(tmp_path, capsys, faults, expected):
 
 
 def test_rates_take_units():
-    from simulator.units import in_unit
+    from simulator.engine.units import in_unit
 
     assert in_unit("2/h", "per_s") == pytest.approx(2 / 3600)
     assert in_unit("1 per day", "per_s") == pytest.approx(1 / 86400)

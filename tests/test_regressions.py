@@ -8,8 +8,8 @@ import pytest
 
 import simulator
 from models.hosts import HostTable
-from simulator.engine import Environment
-from simulator.cli import main
+from simulator.engine.environment import Environment
+from simulator.commands.cli import main
 from tests.conftest import events_of, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,15 +41,14 @@ def test_modern_scheduler_timeout_leaves_no_allocation():
              flavors={"small": {"vcpus": 1, "ram_mb": 2048, "root_gb": 20},
                       "medium": {"vcpus": 2, "ram_mb": 4096, "root_gb": 40}})
     s["services"]["scheduler"]["service_time"] = 10
-    from models.cloud import Cloud
-    from simulator.random_streams import RandomStreams
-    from simulator.recorder import TraceRecorder
-    from simulator.scenario import load_scenario
+    from models.build import Sinks, build
+    from models.scenario import load_scenario
+    from simulator.engine.random_streams import RandomStreams
 
-    cloud = Cloud(load_scenario(s), Environment(), RandomStreams(1), TraceRecorder(None))
+    cloud = build(load_scenario(s), Environment(), RandomStreams(1), Sinks.in_memory())
     cloud.start()
     cloud.env.run(until=100)
-    assert cloud.requests[0].status == "error"
+    assert cloud.book.requests[0].status == "error"
     assert list(cloud.hosts.used_ram_mb) == [2048, 0]
 
 

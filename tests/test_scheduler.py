@@ -6,12 +6,13 @@ import random
 
 import pytest
 
-from models.hosts import ComputeResourcesUnavailable, HostTable
+from models.exceptions import ComputeResourcesUnavailable, NoValidHost
+from models.hosts import HostTable
 from models.objects import Flavor
-from models.scheduler import (FILTERS, KILO_FILTERS, KILO_WEIGHERS, MODERN_FILTERS, MODERN_WEIGHERS,
-                              WEIGHERS, NoValidHost, RequestSpec, SchedulerConfig, SchedulerView,
-                              _best, _normalize, select_hosts)
-from simulator.schema import FILTER_NAMES, RELEASE_DEFAULTS, WEIGHER_NAMES
+from models.release import RELEASES
+from models.request_spec import RequestSpec
+from models.scenario.schema import FILTER_NAMES, WEIGHER_NAMES, Nova
+from models.scheduler import FILTERS, WEIGHERS, SchedulerConfig, SchedulerView, _best, _normalize, select_hosts
 
 SMALL = Flavor("small", 1, 2048, 20)
 BIG = Flavor("big", 4, 16384, 80)
@@ -142,10 +143,20 @@ def cfg(filters, weighers=("RAMWeigher",), **kw):
 
 def test_the_schema_names_every_filter_and_weigher_the_scheduler_has():
     assert set(FILTER_NAMES) == set(FILTERS) and set(WEIGHER_NAMES) == set(WEIGHERS)
-    assert tuple(RELEASE_DEFAULTS["kilo"]["scheduler_default_filters"]) == KILO_FILTERS
-    assert tuple(RELEASE_DEFAULTS["kilo"]["scheduler_weight_classes"]) == KILO_WEIGHERS
-    assert tuple(RELEASE_DEFAULTS["modern"]["scheduler_default_filters"]) == MODERN_FILTERS
-    assert tuple(RELEASE_DEFAULTS["modern"]["scheduler_weight_classes"]) == MODERN_WEIGHERS
+    # each release's defaults name filters and weighers the scheduler has, and are
+    # what a scenario of that release resolves to (Kilo's and modern Nova's, reference 8-9)
+    assert RELEASES["kilo"].defaults["scheduler_default_filters"] == (
+        "RetryFilter", "AvailabilityZoneFilter", "RamFilter", "ComputeFilter", "ComputeCapabilitiesFilter",
+        "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter")
+    assert RELEASES["kilo"].defaults["scheduler_weight_classes"] == ("RAMWeigher", "MetricsWeigher", "IoOpsWeigher")
+    assert RELEASES["modern"].defaults["scheduler_weight_classes"] == (
+        "RAMWeigher", "CPUWeigher", "DiskWeigher", "MetricsWeigher", "IoOpsWeigher")
+    for name, release in RELEASES.items():
+        assert set(release.defaults["scheduler_default_filters"]) <= set(FILTERS)
+        assert set(release.defaults["scheduler_weight_classes"]) <= set(WEIGHERS)
+        nova = Nova(release=name)
+        assert tuple(nova.scheduler_default_filters) == release.defaults["scheduler_default_filters"]
+        assert nova.cpu_allocation_ratio == release.defaults["cpu_allocation_ratio"]
 
 
 def test_core_filter():

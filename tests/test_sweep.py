@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import main
-from simulator.stats import summarise, t_quantile_975
-from simulator.sweep import load_sweep, parse_path, run_sweep, set_path
+from simulator.commands.cli import main
+from simulator.engine.stats import summarise, t_quantile_975
+from simulator.commands.sweep import load_sweep, parse_path, run_sweep, set_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import simulator
 from plots.sequence import arrows, draw_sequence
-from simulator.cli import main
-from simulator.stepper import step
+from simulator.commands.cli import main
+from simulator.commands.step import step
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACH = ROOT / "scenarios" / "teaching"

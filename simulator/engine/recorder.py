@@ -49,14 +49,20 @@ class TableStream:
     """Rows of a CSV table, streamed to a file as they come (or kept, with no file)."""
 
     def __init__(self, columns: tuple[str, ...], stream: IO[str] | None = None):
+        self.columns = columns
+        self.rows: list[tuple] | None = []
+        self.count = 0
+        self._writer: Any = None
+        if stream is not None:
+            self.attach(stream)
+
+    def attach(self, stream: IO[str]) -> None:
+        """Stream the rows to ``stream`` from now on (the header first); none are kept."""
         import csv
 
-        self.columns = columns
-        self.rows: list[tuple] | None = [] if stream is None else None
-        self.count = 0
-        self._writer = csv.writer(stream, lineterminator="\n") if stream is not None else None
-        if self._writer is not None:
-            self._writer.writerow(columns)
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow(self.columns)
+        self.rows = None
 
     def add(self, row: tuple) -> None:
         self.count += 1

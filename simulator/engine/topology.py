@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from simulator.bandwidth import BandwidthModel, Resource
+from simulator.engine.bandwidth import BandwidthModel, Resource
 
 
 class NoRoute(Exception):

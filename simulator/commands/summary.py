@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from models.cloud import Cloud
+from models.build import Cloud
 from models.request import PHASES
-from models.states import REQUEST_STATUSES
-from simulator.results import stats
-
-#: statuses whose latency is a completed move (the instance reached VERIFY_RESIZE)
-MOVED = ("confirmed", "reverted", "resized")
+from models.states import MOVED, REQUEST_STATUSES
+from simulator.engine.stats import stats
+from simulator.engine.workers import WorkerPool
 
 
-def _pools(cloud: Cloud) -> dict[str, list[Any]]:
-    return {"nova-api": [cloud.api.pool], "nova-conductor": [cloud.conductor.pool],
-            "nova-scheduler": [cloud.scheduler.pool],
-            "nova-compute": [c.pool for c in cloud.computes]}
+def _pools(cloud: Cloud) -> dict[str, list[WorkerPool]]:
+    """Each service's worker pools (one per host for nova-compute)."""
+    by_service: dict[str, list[WorkerPool]] = {}
+    for svc in cloud.services():
+        by_service.setdefault(svc.service, []).append(svc.pool)
+    return by_service
 
 
 def snapshot(cloud: Cloud, now: float) -> dict[str, tuple[float, float, int, float]]:
@@ -49,51 +49,6 @@ def service_stats(cloud: Cloud, now: float, since: float = 0.0,
     return out
 
 
-def utilisation_bins(series: list[tuple[float, float]] | None, now: float, bins: int) -> list[float]:
-    """The mean utilisation of a resource in each of ``bins`` equal slices of the run,
-    from its step series of (time, utilisation) changes."""
-    if not series or now <= 0:
-        return [0.0] * bins
-    width = now / bins
-    out = [0.0] * bins
-    points = list(series) + [(now, series[-1][1])]
-    level, t0 = 0.0, 0.0
-    for t, u in points:
-        t = min(t, now)
-        a = t0
-        k = min(int(a / width), bins - 1)
-        while a < t:
-            end = (k + 1) * width if k < bins - 1 else now
-            if end <= a:
-                k += 1
-                continue
-            b = min(t, end)
-            out[k] += level * (b - a)
-            a = b
-        level, t0 = u, t
-    return [round(x / width, 6) for x in out]
-
-
-def network_stats(cloud: Cloud, now: float, top: int = 20, bins: int = 50) -> dict[str, Any]:
-    """Flows copied, and the busiest links and disks: mean and peak utilisation, and
-    the mean utilisation over time in ``bins`` equal slices of the run."""
-    copier = cloud.copier
-    res = [r for r in copier.bandwidth.resources.values() if r.bytes > 0 or r.load > 0]
-    res.sort(key=lambda r: (-r.utilisation(now), r.name))
-    return {
-        "model": cloud.loaded.model.network.model,
-        "flows": copier._flows,
-        "gib_copied": round(copier.bytes_copied / 2 ** 30, 6),
-        "recomputes": copier.bandwidth.recomputes,
-        "links": {r.name: {"capacity_gbps": round(r.capacity * 8 / 1e9, 6),
-                           "mean_utilisation": round(r.utilisation(now), 6),
-                           "peak_utilisation": round(r.peak / r.capacity, 6),
-                           "gib": round(r.bytes / 2 ** 30, 6),
-                           "utilisation_over_time": utilisation_bins(r.series, now, bins)} for r in res[:top]},
-        "bin_seconds": round(now / bins, 6),
-    }
-
-
 def offered_per_hour(cloud: Cloud) -> float:
     """The workload's arrival rate in requests per hour (Poisson and periodic entries)."""
     rate = 0.0
@@ -107,7 +62,7 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
     """What the faults did: how often each struck, and how the instances were left."""
     insts = cloud.db.instances.values()
     left = Counter(f"{i.vm_state}/{i.task_state}" for i in insts if i.vm_state == "error" or i.task_state)
-    for r in cloud.requests:  # stuck with a settled-looking instance: its migration is not
+    for r in cloud.book.requests:  # stuck with a settled-looking instance: its migration is not
         i = r.target
         if r.status == "stuck" and (r.reason or "").startswith("migration ") \
                 and not (i.vm_state == "error" or i.task_state):
@@ -119,8 +74,8 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
     return {
         "struck": dict(sorted(cloud.faults.struck.items())),
         "claims_leaked": stale + len(cloud.hosts.leaked),
-        "claims_healed": cloud.crashes.healed,
-        "handlers_lost": sum(s.pool.lost for s in (cloud.api, cloud.conductor, cloud.scheduler, *cloud.computes)),
+        "claims_healed": cloud.audit.healed,
+        "handlers_lost": sum(s.pool.lost for s in cloud.services()),
         "instances_left": dict(sorted(left.items())),
         "guests_powered_off": sum(1 for i in insts if not i.power_on and i.vm_state != "stopped"),
     }
@@ -129,7 +84,7 @@ def fault_stats(cloud: Cloud) -> dict[str, Any]:
 def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
                   events: int, until: float | None, warmup: float = 0.0,
                   start: dict[str, tuple[float, float, int, float]] | None = None) -> dict[str, Any]:
-    reqs = cloud.requests
+    reqs = cloud.book.requests
     counts = Counter(r.status for r in reqs)
     measured = [r for r in reqs if r.submitted >= warmup]
     moved = [r for r in measured if r.status in MOVED]
@@ -167,15 +122,14 @@ def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
                        if arrivals > 0 else round(offered_per_hour(cloud), 6),
                        "configured_per_hour": round(offered_per_hour(cloud), 6)},
         "services": service_stats(cloud, sim_time, warmup if start is not None else 0.0, start),
-        "bus": {"messages": cloud.bus.sent, "replies_dropped": cloud.bus.replies_dropped,
-                "lost": cloud.bus.lost},
+        "bus": cloud.bus.summary(),
         "faults": fault_stats(cloud),
-        "operator": {"actions": dict(sorted(cloud.operator.count.items()))},
-        "network": network_stats(cloud, sim_time),
-        "resources": {"claims": cloud.hosts.claims, "releases": cloud.hosts.releases},
+        "operator": cloud.operator.summary(),
+        "network": cloud.copier.summary(sim_time),
+        "resources": cloud.hosts.summary(),
         "sim_time": round(sim_time, 6),
         "events": events,
-        "trace_records": cloud.recorder.count,
+        "trace_records": cloud.sinks.trace.count,
         "wall_seconds": round(wall, 3),
     }
     return summary

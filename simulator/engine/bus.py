@@ -10,7 +10,8 @@
 - Each topic has one consumer (a worker pool), whose queue depth is observable.
 
 Latency is paid in transit; services never sleep for it. Sending to a topic that no
-consumer listens on is a wiring error raised at once.
+consumer listens on, or a method its consumer does not handle, is a wiring error
+raised at once.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Callable, Protocol
 
 import simpy
 
-from simulator.recorder import TraceRecorder
+from simulator.engine.recorder import TraceRecorder
 
 
 class MessagingTimeout(Exception):
@@ -38,6 +39,8 @@ class Consumer(Protocol):
     def queue_depth(self) -> int: ...
 
     def drop_queue(self) -> int: ...
+
+    def handles(self, method: str) -> bool: ...
 
 
 class Message:
@@ -64,6 +67,61 @@ class Message:
         self.reply_event = reply_event
 
 
+class Broker:
+    """The message broker's availability (RabbitMQ). While it is down, every message
+    a sender sends, and every one in transit, waits with its sender, who retries: they
+    go through when it is back (``back``). A restart loses the messages waiting in
+    the queues."""
+
+    def __init__(self, env: simpy.Environment, consumers: dict[str, Consumer]):
+        self.env = env
+        self._consumers = consumers
+        self.down = False
+        #: messages lost in queues at restarts
+        self.lost = 0
+        self._held: list[tuple[float, Callable[[simpy.Event], None]]] = []
+        #: (sender, request) of the sends made while the broker is down
+        self._blocked: set[tuple[tuple[str, str | None], int]] = set()
+        #: succeeds when the broker is back
+        self.back: simpy.Event = env.event()
+
+    def hold(self, latency: float, arrive: Callable[[simpy.Event], None],
+             sender: tuple[str, str | None] | None = None, ctx: Any = None) -> None:
+        """Keep a message with its sender until the broker is back; it then takes
+        ``latency`` to arrive. A new send (with its ``sender``) blocks that sender."""
+        self._held.append((latency, arrive))
+        if sender is not None:
+            self._blocked.add((sender, id(ctx)))
+
+    def holding(self) -> bool:
+        """Whether senders hold messages for a broker that is down."""
+        return bool(self._held)
+
+    def blocks(self, sender: tuple[str, str | None], ctx: Any) -> bool:
+        """Whether ``sender`` sent for ``ctx`` while the broker is down: its retries
+        block it until the broker is back (``back``)."""
+        return self.down and (sender, id(ctx)) in self._blocked
+
+    def stop(self) -> int:
+        """RabbitMQ goes down: every message waiting in a queue is lost. Returns how many."""
+        self.down = True
+        self.back = self.env.event()
+        lost = 0
+        for consumer in self._consumers.values():
+            lost += consumer.drop_queue()
+        self.lost += lost
+        return lost
+
+    def start(self) -> None:
+        """RabbitMQ is back: the senders' retries go through."""
+        self.down = False
+        self._blocked.clear()
+        held, self._held = self._held, []
+        for latency, arrive in held:
+            self.env.timeout(latency).callbacks.append(arrive)
+        self.back.succeed()
+
+
 class MessageBus:
     """Topics, consumers, in-transit latency, calls with timeouts, casts."""
 
@@ -78,13 +136,7 @@ class MessageBus:
         self.lost = 0
         #: a fault plan with extra_latency(topic, now) and lose(topic, now), or None
         self.faults: Any = None
-        #: while the broker is down, messages wait with their senders (who retry)
-        self.broker_down = False
-        self._held: list[tuple[float, Callable[[simpy.Event], None]]] = []
-        #: (sender, request) of the sends made while the broker is down
-        self._blocked: set[tuple[tuple[str, str | None], int]] = set()
-        #: succeeds when the broker is back
-        self.back: simpy.Event = env.event()
+        self.broker = Broker(env, self._consumers)
 
     def next_id(self) -> int:
         """A fresh message id (also for messages that do not cross the bus, as HTTP)."""
@@ -100,9 +152,6 @@ class MessageBus:
             return self._consumers[topic]
         except KeyError:
             raise LookupError(f"no consumer listens on topic {topic!r}") from None
-
-    def topics(self) -> list[str]:
-        return list(self._consumers)
 
     def queue_depth(self, topic: str) -> int:
         return self.consumer(topic).queue_depth()
@@ -144,8 +193,15 @@ class MessageBus:
         self.sent += 1
         self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan), sender, ctx)
 
+    def summary(self) -> dict[str, int]:
+        """Messages sent, replies dropped (their caller had given up), messages lost."""
+        return {"messages": self.sent, "replies_dropped": self.replies_dropped,
+                "lost": self.lost + self.broker.lost}
+
     def _send(self, msg: Message, event: str, timeout: float | None = None) -> None:
         consumer = self.consumer(msg.topic)
+        if not consumer.handles(msg.method):
+            raise LookupError(f"{consumer.service} on topic {msg.topic!r} has no handler {msg.method!r}")
         ctx = msg.ctx
         latency = self.latency()
         if self.faults is not None:
@@ -174,51 +230,22 @@ class MessageBus:
     def _after(self, latency: float, arrive: Callable[[simpy.Event], None],
                sender: tuple[str, str | None], ctx: Any) -> None:
         """A message in transit; while the broker is down its sender holds it (retrying)."""
-        if self.broker_down:
-            self._held.append((latency, arrive))
-            self._blocked.add((sender, id(ctx)))
+        if self.broker.down:
+            self.broker.hold(latency, arrive, sender, ctx)
             return
         self.env.timeout(latency).callbacks.append(arrive)
 
-    def holding(self) -> bool:
-        """Whether senders hold messages for a broker that is down."""
-        return bool(self._held)
-
-    def blocks(self, sender: tuple[str, str | None], ctx: Any) -> bool:
-        """Whether ``sender`` sent for ``ctx`` while the broker is down: its retries
-        block it until the broker is back (``back``)."""
-        return self.broker_down and (sender, id(ctx)) in self._blocked
-
-    def broker_stop(self) -> int:
-        """RabbitMQ goes down: every message waiting in a queue is lost. Returns how many."""
-        self.broker_down = True
-        self.back = self.env.event()
-        lost = 0
-        for consumer in self._consumers.values():
-            lost += consumer.drop_queue()
-        self.lost += lost
-        return lost
-
-    def broker_start(self) -> None:
-        """RabbitMQ is back: the senders' retries go through."""
-        self.broker_down = False
-        self._blocked.clear()
-        held, self._held = self._held, []
-        for latency, arrive in held:
-            self.env.timeout(latency).callbacks.append(arrive)
-        self.back.succeed()
-
     def _deliver(self, consumer: Consumer, msg: Message, ev: simpy.Event) -> None:
-        if self.broker_down:  # in transit when the broker stopped: the retry goes later
-            self._held.append((0.0, partial(self._deliver, consumer, msg)))
+        if self.broker.down:  # in transit when the broker stopped: the retry goes later
+            self.broker.hold(0.0, partial(self._deliver, consumer, msg))
             return
         consumer.deliver(msg)
 
     def _answer(self, msg: Message, value: Any, error: BaseException | None,
                 on_drop: Callable[[], None] | None, on_orphan: Callable[[], None] | None,
                 _ev: simpy.Event) -> None:
-        if self.broker_down:
-            self._held.append((0.0, partial(self._answer, msg, value, error, on_drop, on_orphan)))
+        if self.broker.down:
+            self.broker.hold(0.0, partial(self._answer, msg, value, error, on_drop, on_orphan))
             return
         reply = msg.reply_event
         if reply.triggered:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Generator
 
 import simpy
 
-from simulator.monitor import Level, Tally
+from simulator.engine.monitor import Level, Tally
 
 Handler = Callable[[Any, int], Generator[Any, Any, Any]]
 

@@ -1,91 +1,30 @@
 """The scenario's schema: every key a scenario may hold, its type, range and default.
 
-Defaults live here and only here; ``summary.json`` saves the resolved scenario with
-every default filled in. Unknown keys are errors. Numbers are strict: ``"10"`` is not
-a number, ``true`` is not 1. Distributions are checked by ``simulator.distributions``.
-Cross-references (flavor and host names) are checked in ``simulator.scenario``.
+Defaults live here and only here (the release-dependent ones in ``models.release``);
+``summary.json`` saves the resolved scenario with every default filled in. Unknown
+keys are errors. Numbers are strict: ``"10"`` is not a number, ``true`` is not 1.
+Distributions are checked by ``simulator.engine.distributions``. The names of filters,
+weighers, handlers and fault kinds come from the models that implement them.
+Cross-references (flavor and host names) are checked in ``models.scenario.checks``.
 """
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from simulator.distributions import check_distribution
-from simulator.units import in_unit
+from models.catalog import SERVICE_OPERATIONS, SERVICES
+from models.faults import FAULT_KINDS
+from models.release import RELEASES
+from models.scheduler import FILTERS, WEIGHERS
+from simulator.engine.fields import (GiB, Gbps, MiB, MiBps, NonNegInt, PosFloat, PosInt, PosSeconds, PosWholeGiB,
+                                     PosWholeMiB, Rate, Seconds, Strict, WholeGiB, WholeMiB, distribution)
 
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-def _unit(unit: str, integral: bool = False) -> BeforeValidator:
-    return BeforeValidator(lambda v: in_unit(v, unit, integral))
-
-
-# quantities: a bare number is in the key's unit; a string may carry its own unit
-Seconds = Annotated[float, _unit("s"), Field(ge=0, allow_inf_nan=False)]
-PosSeconds = Annotated[float, _unit("s"), Field(gt=0, allow_inf_nan=False)]
-#: events per second, or a string such as "2/h" or "1 per day"
-Rate = Annotated[float, _unit("per_s"), Field(gt=0, allow_inf_nan=False)]
-Gbps = Annotated[float, _unit("gbps"), Field(gt=0, allow_inf_nan=False)]
-MiBps = Annotated[float, _unit("mibps"), Field(gt=0, allow_inf_nan=False)]
-GiB = Annotated[float, _unit("gb"), Field(ge=0, allow_inf_nan=False)]
-WholeGiB = Annotated[int, _unit("gb", True), Field(ge=0)]
-PosWholeGiB = Annotated[int, _unit("gb", True), Field(gt=0)]
-MiB = Annotated[float, _unit("mb"), Field(ge=0, allow_inf_nan=False)]
-WholeMiB = Annotated[int, _unit("mb", True), Field(ge=0)]
-PosWholeMiB = Annotated[int, _unit("mb", True), Field(gt=0)]
-
-#: The RPC methods / API operations each service handles; ``service_time`` may be
-#: given per operation with these names.
-SERVICE_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "api": ("resize", "confirm_resize", "revert_resize"),
-    "conductor": ("migrate_server",),
-    "scheduler": ("select_destinations",),
-    "compute": ("prep_resize", "resize_instance", "finish_resize", "confirm_resize",
-                "revert_resize", "finish_revert_resize", "_poll_unconfirmed_resizes", "reboot_instance"),
-}
-
+__all__ = ["Scenario", "SERVICE_OPERATIONS", "FILTER_NAMES", "WEIGHER_NAMES"]
 
 #: Nova's scheduler filter and weigher classes the simulator implements
-FILTER_NAMES = ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter", "DiskFilter",
-                "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
-                "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter", "SameHostFilter",
-                "DifferentHostFilter")
-WEIGHER_NAMES = ("RAMWeigher", "CPUWeigher", "DiskWeigher", "IoOpsWeigher", "MetricsWeigher")
-
-#: defaults that differ between Kilo (the seed) and modern Nova (reference sections 8, 9)
-RELEASE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "kilo": {"cpu_allocation_ratio": 16.0, "ram_allocation_ratio": 1.5, "disk_allocation_ratio": 1.0,
-             "scheduler_default_filters": ["RetryFilter", "AvailabilityZoneFilter", "RamFilter",
-                                           "ComputeFilter", "ComputeCapabilitiesFilter",
-                                           "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
-                                           "ServerGroupAffinityFilter"],
-             "scheduler_weight_classes": ["RAMWeigher", "MetricsWeigher", "IoOpsWeigher"]},
-    "modern": {"cpu_allocation_ratio": 4.0, "ram_allocation_ratio": 1.0, "disk_allocation_ratio": 1.0,
-               "scheduler_default_filters": ["ComputeFilter", "AvailabilityZoneFilter",
-                                             "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
-                                             "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"],
-               "scheduler_weight_classes": ["RAMWeigher", "CPUWeigher", "DiskWeigher",
-                                            "MetricsWeigher", "IoOpsWeigher"]},
-}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
-
-
-def _dist(value: Any) -> Any:
-    if isinstance(value, str):
-        value = in_unit(value, "s")
-    elif isinstance(value, dict):
-        value = {k: (in_unit(v, "s") if isinstance(v, str) and k != "dist" else v) for k, v in value.items()}
-    problem = check_distribution(value)
-    if problem:
-        raise ValueError(problem)
-    return value
+FILTER_NAMES = tuple(FILTERS)
+WEIGHER_NAMES = tuple(WEIGHERS)
 
 
 class ServiceConfig(Strict):
@@ -100,11 +39,11 @@ class ServiceConfig(Strict):
             out = {}
             for op, spec in v.items():
                 try:
-                    out[op] = _dist(spec)
+                    out[op] = distribution(spec)
                 except ValueError as exc:
                     raise ValueError(f"{op}: {exc}") from None
             return out
-        return _dist(v)
+        return distribution(v)
 
 
 def _service(workers: int, service_time: Any) -> Any:
@@ -123,14 +62,14 @@ class Bus(Strict):
     #: one-way latency of a message through the broker (seconds)
     latency: Any = 0.001
 
-    _check = field_validator("latency", mode="before")(lambda cls, v: _dist(v))
+    _check = field_validator("latency", mode="before")(lambda cls, v: distribution(v))
 
 
 class Nova(Strict):
     """Nova's own configuration options, by their Nova names and Kilo defaults (the
     options marked None take the default of the chosen ``release``)."""
 
-    release: Literal["kilo", "modern"] = "kilo"
+    release: Literal[tuple(RELEASES)] = "kilo"  # type: ignore[valid-type]
     allow_resize_to_same_host: bool = False
     allow_migrate_to_same_host: bool = False
     resize_confirm_window: Seconds = 0.0
@@ -170,9 +109,9 @@ class Nova(Strict):
 
     @model_validator(mode="after")
     def _release_defaults(self) -> "Nova":
-        for key, value in RELEASE_DEFAULTS[self.release].items():
+        for key, value in RELEASES[self.release].defaults.items():
             if getattr(self, key) is None:
-                setattr(self, key, list(value) if isinstance(value, list) else value)
+                setattr(self, key, list(value) if isinstance(value, tuple) else value)
         return self
 
 
@@ -269,7 +208,7 @@ class Guest(Strict):
     #: from the domain's definition until it runs (Nova polls every 0.5 s)
     boot: Any = 20.0
 
-    _check = field_validator("shutdown", "boot", mode="before")(lambda cls, v: _dist(v))
+    _check = field_validator("shutdown", "boot", mode="before")(lambda cls, v: distribution(v))
 
 
 class Link(Strict):
@@ -327,12 +266,6 @@ class Copy(Strict):
     stall_timeout: PosSeconds = 900.0
 
 
-#: fault kinds of the scenario's ``faults:`` list, and those the simulator models so far
-FAULT_KINDS = ("compute_crash", "service_down", "service_slow", "broker_restart", "message_delay",
-               "message_loss", "link_down", "copy_fail", "power_off_fail", "boot_fail")
-MODELLED_FAULTS = FAULT_KINDS
-
-
 class Fault(Strict):
     """One entry of the fault schedule (reference section 10)."""
 
@@ -344,7 +277,7 @@ class Fault(Strict):
     #: a recurring fault: it strikes again an exponential time (mean 1/rate) after each
     #: occurrence ends; per target when ``host`` names several hosts
     rate: Optional[Rate] = None
-    service: Optional[Literal["api", "conductor", "scheduler", "compute"]] = None
+    service: Optional[Literal[tuple(SERVICES)]] = None  # type: ignore[valid-type]
     host: Optional[str] = None
     topic: Optional[str] = None
     probability: Optional[Annotated[float, Field(ge=0, le=1)]] = None
@@ -358,7 +291,7 @@ class Fault(Strict):
     @field_validator("extra", mode="before")
     @classmethod
     def _check_extra(cls, v: Any) -> Any:
-        return None if v is None else _dist(v)
+        return None if v is None else distribution(v)
 
     @property
     def lasts(self) -> Optional[float]:
@@ -370,8 +303,6 @@ class Fault(Strict):
     def _fields_of_kind(self) -> "Fault":
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r} (expected one of: {', '.join(FAULT_KINDS)})")
-        if self.kind not in MODELLED_FAULTS:
-            raise ValueError(f"fault kind {self.kind!r} is not modelled yet; modelled: {', '.join(MODELLED_FAULTS)}")
         need = {"compute_crash": ("host",), "service_down": ("service",),
                 "broker_restart": ("duration",), "link_down": ("a", "b"),
                 "service_slow": ("service", "factor"), "message_delay": ("topic", "extra"),
@@ -460,7 +391,7 @@ class WorkloadEntry(Strict):
     @field_validator("confirm_after", "revert_after", mode="before")
     @classmethod
     def _check_confirm(cls, v: Any) -> Any:
-        return None if v is None else _dist(v)
+        return None if v is None else distribution(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> "WorkloadEntry":

@@ -1,4 +1,4 @@
-"""The command line: ``run_sim.py [run|check] ...``.
+"""The command line: ``run_sim.py [run|check|step|explain|sweep|plot] ...``.
 
 With no argument it runs ``scenarios/default.yaml`` into ``results/default/``. Bad
 input prints one line naming the file, the key path and what is expected, and exits
@@ -13,8 +13,7 @@ import typing
 from pathlib import Path
 from typing import Sequence
 
-from simulator.engine import Environment
-from simulator.errors import ScenarioError
+from simulator.engine.errors import ScenarioError
 
 DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
 
@@ -23,7 +22,7 @@ def _default_scenario() -> Path:
     """scenarios/default.yaml in the current directory, else beside run_sim.py."""
     if DEFAULT_SCENARIO.exists():
         return DEFAULT_SCENARIO
-    return Path(__file__).resolve().parent.parent / DEFAULT_SCENARIO
+    return Path(__file__).resolve().parents[2] / DEFAULT_SCENARIO
 
 
 def _nonneg_int(text: str) -> int:
@@ -148,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(str(scenario), seed=None, out=Path("results") / "default", until=None,
                         quiet=False, plots=True)
         if args.command == "check":
-            return _check(args.scenario)
+            from simulator.commands.check import check
+
+            return check(args.scenario)
         if args.command == "explain":
             return _explain(args.scenario, args.request, args.seed)
         if args.command == "sweep":
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(path)
             return 0
         if args.command == "step":
-            from simulator.stepper import step
+            from simulator.commands.step import step
 
             return step(args.scenario, args.request, seed=args.seed, out=args.out, pause=not args.no_pause)
         return _run(args.scenario, seed=args.seed, out=args.out, until=args.until,
@@ -183,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(path: str, *, seed: int | None, out: str | Path | None, until: float | None,
          quiet: bool, plots: bool, request: int | None = None, timeline: bool | None = None) -> int:
-    from simulator.runner import run
-    from simulator.scenario import load_scenario
+    from simulator.commands.runner import run
+    from models.scenario import load_scenario
 
     loaded = load_scenario(path)
     outdir = Path(out) if out is not None else Path("results") / loaded.model.name
@@ -219,7 +220,7 @@ def _report(s: dict, outdir: Path) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from simulator.sweep import load_sweep, parse_vary, run_sweep
+    from simulator.commands.sweep import load_sweep, parse_vary, run_sweep
 
     if args.sweep_file is None and (args.base is None or not args.vary):
         raise ScenarioError("<command line>", "sweep", "give a sweep file, or --base SCENARIO and "
@@ -245,68 +246,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _explain(path: str, request: int, seed: int | None) -> int:
-    from simulator.explain import explain_text
-    from simulator.runner import run
-    from simulator.scenario import load_scenario
+    from simulator.commands.explain import explain_text
+    from simulator.commands.runner import run
+    from models.scenario import load_scenario
 
     loaded = load_scenario(path)
     result = run(loaded, seed=seed, explain=(request,))
     print(explain_text(result, request, [h.name for h in loaded.hosts], path))
-    return 0
-
-
-def _check(path: str) -> int:
-    from collections import Counter
-
-    from models.cloud import Cloud
-    from simulator.random_streams import RandomStreams
-    from simulator.recorder import TraceRecorder
-    from simulator.scenario import load_scenario
-    from simulator.yamlio import load_yaml
-
-    data, _ = load_yaml(path)
-    if isinstance(data, dict) and "sweep" in data:  # a sweep file: check it as one
-        from simulator.sweep import load_sweep
-
-        sweep = load_sweep(path)
-        print(f"{path}: valid sweep of {sweep.base_path}")
-        print(f"  points      {len(sweep.points)} ({sweep.mode} of "
-              + ", ".join(f"{k} × {len(v)}" for k, v in sweep.vary.items()) + ")")
-        print(f"  runs        {len(sweep.points) * sweep.replications} ({sweep.replications} replications, seed {sweep.seed})")
-        print(f"  metrics     {', '.join(sweep.metrics)}")
-        return 0
-    loaded = load_scenario(path)
-    m = loaded.model
-    cloud = Cloud(loaded, Environment(), RandomStreams(m.seed), TraceRecorder(None))
-    racks = Counter(h.rack or "-" for h in loaded.hosts)
-    hosts = cloud.hosts
-    ram_total = int(hosts.ram_mb.sum())
-    ram_used = int(hosts.used_ram_mb.sum())
-    flavors = Counter(i.flavor for i in loaded.instances)
-    print(f"{path}: valid")
-    print(f"  name        {m.name}" + (f" ({m.description})" if m.description else ""))
-    print(f"  seed        {m.seed}")
-    print(f"  hosts       {len(loaded.hosts)} in {len(racks)} rack(s): "
-          + ", ".join(f"{r} {n}" for r, n in racks.items()))
-    print(f"  capacity    {int(hosts.vcpus.sum())} vCPUs, {ram_total // 1024} GiB RAM "
-          f"({ram_used / ram_total:.0%} used after placement), {int(hosts.disk_gb.sum())} GiB disk")
-    print("  flavors     " + ", ".join(f"{n} ({f.vcpus} vCPU, {f.ram_mb} MB, {f.root_gb} GB)"
-                                        for n, f in m.flavors.items()))
-    print(f"  instances   {len(loaded.instances)}: " + ", ".join(f"{n} {k}" for k, n in flavors.items()))
-    for i, w in enumerate(m.workload):
-        when = f"at t={w.at:g} s" if w.at is not None else (
-            f"Poisson {w.arrival.rate:g}/s" if w.arrival.process == "poisson"
-            else f"every {w.arrival.interval:g} s")
-        what = f"resize to {w.flavor}" if w.op == "resize" else "migrate" + (f" to {w.host}" if w.host else "")
-        conf = "" if w.confirm_after is None else ", confirmed after a delay"
-        print(f"  workload[{i}] {w.count} × {what}, {when}{conf}")
-    svc = m.services
-    print(f"  services    api {svc.api.workers}, conductor {svc.conductor.workers}, "
-          f"scheduler {svc.scheduler.workers} workers; compute {svc.compute.workers} threads per host")
-    n = m.nova
-    print(f"  nova        rpc_response_timeout {n.rpc_response_timeout:g} s, "
-          f"resize_confirm_window {n.resize_confirm_window:g} s, max_attempts {n.max_attempts}, "
-          f"ram_allocation_ratio {n.ram_allocation_ratio:g}")
     return 0
 
 

@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from simulator.errors import ScenarioError
-from simulator.narrate import STYLES, build_hops, narrate
+from models.scenario import LoadedScenario, load_scenario
+from simulator.commands.narrate import STYLES, build_hops, narrate
+from simulator.commands.results import Result
+from simulator.commands.runner import run
+from simulator.engine.errors import ScenarioError
 
 
-def step_text(loaded: Any, request: int, seed: int | None, out: Path | None) -> tuple[list, Any]:
+def step_text(loaded: LoadedScenario, request: int, seed: int | None, out: Path | None) -> tuple[list, Result]:
     """Run the scenario and narrate ``request``: the blocks and the run's result."""
-    from simulator.runner import run
-
     result = run(loaded, seed=seed, out=out, sequence=request, explain=(request,),
                  keep_trace=out is None, timeline=None)
     if not 1 <= request <= len(result.rows):
@@ -28,7 +29,7 @@ def step_text(loaded: Any, request: int, seed: int | None, out: Path | None) -> 
     return narrate(hops), result
 
 
-def header(result: Any, request: int) -> list[str]:
+def header(result: Result, request: int) -> list[str]:
     row = result.request(request)
     return [f"Request {request} of scenario {result.summary['scenario']['name']}: {row['op']} "
             f"{row['instance']} ({row['flavor_old']} → {row['flavor_new']}) from {row['source']}",
@@ -40,8 +41,6 @@ def header(result: Any, request: int) -> list[str]:
 def step(path: str, request: int, *, seed: int | None = None, out: str | None = None,
          pause: bool = True, stdout: IO[str] | None = None, stdin: IO[str] | None = None) -> int:
     """Narrate one request of a scenario; 0 on success."""
-    from simulator.scenario import load_scenario
-
     stdout = stdout or sys.stdout
     stdin = stdin or sys.stdin
     loaded = load_scenario(path)

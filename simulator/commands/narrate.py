@@ -14,23 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from models.nova_functions import where
-
-#: steps that are handlers of a message (or the periodic task): each begins a hop
-HANDLERS = {"resize", "confirm_resize", "revert_resize", "migrate_server", "select_destinations",
-            "prep_resize", "resize_instance", "finish_resize", "finish_revert_resize",
-            "_poll_unconfirmed_resizes"}
-#: driver work inside a handler
-DRIVER = {"power_off": "power off the guest", "copy_disks": "copy the disks",
-          "finish_migration": "set up the disks and start the guest",
-          "finish_revert_migration": "restore the disks and start the guest"}
-
-
-def lane(service: str, host: str | None) -> str:
-    """``nova-compute@cmp03``; controllers are named by their service alone."""
-    if service == "client":
-        return "user"
-    return f"{service}@{host}" if service == "nova-compute" else service
+from models.catalog import DRIVER, HANDLERS, lane, where
+from models.scheduler import SchedulingRecord
 
 
 @dataclass
@@ -60,7 +45,7 @@ def _fmt_usage(u: dict[str, str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in u.items())
 
 
-def build_hops(records: Iterable[dict[str, Any]], explain: list | None = None,
+def build_hops(records: Iterable[dict[str, Any]], explain: list[SchedulingRecord] | None = None,
                host_names: list[str] | None = None) -> list[Hop]:
     """Cut one request's trace records into hops.
 
@@ -187,15 +172,16 @@ def build_hops(records: Iterable[dict[str, Any]], explain: list | None = None,
     return hops
 
 
-def _scheduler_lines(hop: Hop, explain: list, host_names: list[str] | None) -> None:
+def _scheduler_lines(hop: Hop, explain: list[SchedulingRecord], host_names: list[str] | None) -> None:
     """Why this host: each filter's verdict, the best hosts' weights, the choice."""
     if not explain or host_names is None:
         return
-    attempt, worker, t, filters, sel, removed = explain.pop(0)
-    n = filters[0][1] if filters else 0
-    hop.lines.append(("sched", f"scheduler: {n} hosts considered (attempt {attempt}, worker {worker})"))
+    record = explain.pop(0)
+    filters, sel = record.filters, record.selection
+    n = filters[0].hosts_in if filters else 0
+    hop.lines.append(("sched", f"scheduler: {n} hosts considered (attempt {record.attempt}, worker {record.worker})"))
     for name, before, after in filters:
-        gone = removed.get(name, [])
+        gone = record.removed.get(name, [])
         names = ", ".join(host_names[i] for i in gone[:6]) + (f" and {len(gone) - 6} more" if len(gone) > 6 else "")
         hop.lines.append(("sched", (f"  {name:<31} {before:>4} → {after:<4}" + (f" removed {names}" if gone else "")).rstrip()))
     if sel is None:

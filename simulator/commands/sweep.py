@@ -29,23 +29,34 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from simulator.errors import ScenarioError
-from simulator.stats import summarise
-from simulator.yamlio import load_yaml
+from models.catalog import SERVICES
+from models.exceptions import REASONS
+from models.request import PHASES
+from models.scenario import load_scenario
+from models.states import REQUEST_STATUSES
+from simulator.engine.errors import ScenarioError
+from simulator.engine.stats import summarise
+from simulator.engine.yamlio import load_yaml
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
-#: metric paths a sweep may ask for (patterns over summary.json)
+
+def _any(names: Iterable[str]) -> str:
+    return "(" + "|".join(re.escape(n) for n in names) + ")"
+
+
+#: metric paths a sweep may ask for (patterns over summary.json), from the names the
+#: models declare: phases, services, statuses, reasons
+STATISTICS = ("count", "mean", "p50", "p90", "p99", "max")
 METRIC_PATTERNS = [
-    r"(latency|latency_all|confirm|queue_wait)\.(count|mean|p50|p90|p99|max)",
-    r"phases\.(api|conductor|scheduler|prep_resize|resize_instance|power_off|disk_copy|finish_resize)"
-    r"\.(count|mean|p50|p90|p99|max)",
-    r"services\.nova-(api|conductor|scheduler|compute)\.(utilisation|mean_wait|max_wait|mean_queue|max_queue|handled|workers)",
+    rf"(latency|latency_all|confirm|queue_wait)\.{_any(STATISTICS)}",
+    rf"phases\.{_any(PHASES)}\.{_any(STATISTICS)}",
+    rf"services\.{_any(cls.service for cls in SERVICES.values())}\."
+    r"(utilisation|mean_wait|max_wait|mean_queue|max_queue|handled|workers)",
     r"throughput\.(per_hour|offered_per_hour|configured_per_hour)",
     r"requests\.(total|measured|not_arrived|attempts|reschedules)",
-    r"requests\.by_status\.(confirmed|reverted|resized|rejected|error|stuck|in_flight)",
-    r"requests\.by_reason\.(NoValidHost|InstanceInvalidState|CannotResizeToSameFlavor|TooManyInstances|"
-    r"ComputeResourcesUnavailable|MaxRetriesExceeded|ResizeError|MessagingTimeout|UnexpectedTaskStateError)",
+    rf"requests\.by_status\.{_any(REQUEST_STATUSES)}",
+    rf"requests\.by_reason\.{_any(REASONS)}",
     r"network\.(flows|gib_copied|recomputes)",
     r"(sim_time|events|trace_records)",
 ]
@@ -150,8 +161,6 @@ def load_sweep(path: str | None = None, *, base: str | None = None, vary: dict[s
                seed: int | None = None, warmup: float | None = None) -> Sweep:
     """Load a sweep file and/or command-line settings, and check everything (every
     point's scenario against the schema, every metric path) before anything runs."""
-    from simulator.scenario import load_scenario
-
     spec: dict[str, Any] = {}
     source = path or "<command line>"
     root = Path(path).resolve().parent if path else Path.cwd()
@@ -275,11 +284,11 @@ def scenario_hash(scenario: dict[str, Any]) -> str:
 
 def run_one(task: tuple[int, int, int, dict[str, Any], float, list[str]]) -> dict[str, Any]:
     """Run one replication of one point (in any process) and return its record."""
-    import simulator
+    from simulator.commands.runner import run
 
     point, rep, seed, scenario, warmup, metrics = task
     t0 = time.perf_counter()
-    result = simulator.run(scenario, seed=seed, warmup=warmup)
+    result = run(scenario, seed=seed, warmup=warmup)
     return {"point": point, "replication": rep, "seed": seed,
             "key": run_key(scenario, seed, warmup, metrics),
             "scenario_hash": scenario_hash(result.summary["scenario"]),
@@ -290,9 +299,8 @@ def run_one(task: tuple[int, int, int, dict[str, Any], float, list[str]]) -> dic
 
 #: what every run keeps for the sweep's standard plots
 PLOT_METRICS = (["throughput.per_hour", "throughput.offered_per_hour"]
-                + [f"phases.{p}.mean" for p in ("api", "conductor", "scheduler", "prep_resize",
-                                                "resize_instance", "power_off", "disk_copy", "finish_resize")]
-                + [f"services.nova-{s}.utilisation" for s in ("api", "conductor", "scheduler", "compute")])
+                + [f"phases.{p}.mean" for p in PHASES]
+                + [f"services.{cls.service}.utilisation" for cls in SERVICES.values()])
 
 
 def run_sweep(sweep: Sweep, out: str | Path, *, jobs: int = 1, dask: str | None = None,
@@ -447,7 +455,7 @@ def write_tables(sweep: Sweep, out: Path, done: dict[tuple[int, int], dict[str, 
         import configparser
 
         cfg = configparser.ConfigParser()
-        cfg.read(Path(__file__).resolve().parent.parent / "setup.cfg")
+        cfg.read(Path(__file__).resolve().parents[2] / "setup.cfg")
         pkg = cfg.get("metadata", "version", fallback="unknown")
     meta = {"sweep": sweep.describe(), "package_version": pkg,
             "runs": [{"point": p, "replication": r, "seed": done[(p, r)]["seed"],

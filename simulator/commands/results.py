@@ -9,35 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default) of already sorted values."""
-    if not sorted_values:
-        return None
-    pos = (len(sorted_values) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
-
-
-def stats(values: list[float]) -> dict[str, Any]:
-    """count, mean, p50, p90, p99, max of a list of numbers (None when empty)."""
-    v = sorted(values)
-    n = len(v)
-    return {"count": n,
-            "mean": _r(sum(v) / n) if n else None,
-            "p50": _r(percentile(v, 50)), "p90": _r(percentile(v, 90)),
-            "p99": _r(percentile(v, 99)), "max": _r(v[-1]) if n else None}
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 6)
+from models.scheduler import SchedulingRecord
+from simulator.engine.errors import ScenarioError
 
 
 def format_cell(v: Any) -> str:
@@ -68,8 +46,6 @@ class OutputDir:
             probe.write_text("")
             probe.unlink()
         except OSError as exc:
-            from simulator.errors import ScenarioError
-
             raise ScenarioError(str(path), "--out", f"cannot write results there ({exc.strerror or exc}); "
                                 "expected a directory that can be created and written") from None
         self._pending: list[tuple[Path, Path]] = []
@@ -79,6 +55,13 @@ class OutputDir:
         tmp = self.path / f".{name}.partial"
         self._pending.append((tmp, final))
         return tmp
+
+    def read_pending_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
+        """The records of a JSON-lines file written in this directory and not yet
+        committed (the trace, read back to draw the views)."""
+        with open(self.path / f".{name}.partial", encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
 
     def write_text(self, name: str, text: str) -> None:
         self.temp(name).write_text(text, encoding="utf-8")
@@ -116,7 +99,7 @@ class Result:
     #: instances per state at the start of the run
     initial_states: dict[str, int] = field(default_factory=dict, repr=False)
     #: full scheduling records of the requests asked for with ``explain``
-    explained: dict[int, list] = field(default_factory=dict, repr=False)
+    explained: dict[int, list[SchedulingRecord]] = field(default_factory=dict, repr=False)
 
     @property
     def trace(self) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from simulator.narrate import DRIVER, HANDLERS, lane
+from models.catalog import DRIVER, HANDLERS, lane
 
 US = 1e6
 

@@ -58,10 +58,12 @@ class Environment(simpy.Environment):
             return
         super().step()
 
-    def run_until(self, goal: simpy.Event, limit: float | None = None) -> bool:
+    def run_until(self, goal: simpy.Event, limit: float | None = None,
+                  after_step: Callable[[], None] | None = None) -> bool:
         """Run until ``goal`` has been processed, nothing is left to happen, or the
         clock would pass ``limit``. Returns whether the limit stopped the run while
-        something was still to happen (then the clock reads ``limit``)."""
+        something was still to happen (then the clock reads ``limit``).
+        ``after_step`` is called after every event (a test checking an invariant)."""
         while not goal.processed:
             t = self.next_time()
             if t == INF:
@@ -70,4 +72,6 @@ class Environment(simpy.Environment):
                 self._now = max(self._now, limit)
                 return True
             self.step()
+            if after_step is not None:
+                after_step()
         return False

@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import simpy
 
@@ -284,12 +284,13 @@ class BandwidthModel:
             r._set_load(now, sum(f.rate * w for f, w in r.flows.items()))
 
 
-def max_min_rates(flows: Iterable[Flow], resources: Iterable[Resource]) -> dict[Flow, float]:
-    """Weighted max-min fair rates of ``flows`` (progressive filling).
+_Filling = tuple[dict[Resource, float], dict[Resource, float], list[tuple[float, int, Any]], Iterator[int]]
 
-    Resources that can be bottlenecks fill in order of their fair share; a slack
-    resource acts on each of its flows as a private cap (its capacity / weight).
-    """
+
+def _start_filling(flows: Iterable[Flow], resources: Iterable[Resource]) -> _Filling:
+    """Progressive filling's start: each resource that can be a bottleneck with its
+    capacity, its flows' total weight and its fair share on a heap; each flow with a
+    private cap (a slack resource) on the heap at that cap."""
     remaining: dict[Resource, float] = {}
     weight: dict[Resource, float] = {}
     heap: list[tuple[float, int, Any]] = []
@@ -308,6 +309,16 @@ def max_min_rates(flows: Iterable[Flow], resources: Iterable[Resource]) -> dict[
         if cap < math.inf:
             heap.append((cap, next(tie), f))
     heapq.heapify(heap)
+    return remaining, weight, heap, tie
+
+
+def max_min_rates(flows: Iterable[Flow], resources: Iterable[Resource]) -> dict[Flow, float]:
+    """Weighted max-min fair rates of ``flows`` (progressive filling).
+
+    Resources that can be bottlenecks fill in order of their fair share; a slack
+    resource acts on each of its flows as a private cap (its capacity / weight).
+    """
+    remaining, weight, heap, tie = _start_filling(flows, resources)
     rates: dict[Flow, float] = {}
 
     def freeze(f: Flow, rate: float, at: Any) -> None:

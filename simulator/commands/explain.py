@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.errors import ScenarioError
+from simulator.commands.results import Result
+from simulator.engine.errors import ScenarioError
 
 MAX_NAMES = 8
 
@@ -19,7 +20,7 @@ def _names(hosts: list[str], idx: list[int]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def explain_text(result: Any, request: int, host_names: list[str], source: str | None = None) -> str:
+def explain_text(result: Result, request: int, host_names: list[str], source: str | None = None) -> str:
     """The explanation of ``request``'s scheduling, from a run made with explain."""
     if not 1 <= request <= len(result.rows):
         raise ScenarioError(source, "--request", f"request {request} does not exist: the run had "
@@ -34,10 +35,12 @@ def explain_text(result: Any, request: int, host_names: list[str], source: str |
         return "\n".join(out)
     refused = [r for r in result.trace if r["request"] == request and r["event"] == "instance_fault"
                and r["name"] == "ComputeResourcesUnavailable"]
-    for attempt, worker, t, filters, sel, removed in records:
-        out.append(f"\nattempt {attempt}: select_destinations on scheduler worker {worker} at t={t:.3f} s")
-        for name, before, after in filters:
-            gone = removed.get(name, [])
+    for record in records:
+        sel = record.selection
+        out.append(f"\nattempt {record.attempt}: select_destinations on scheduler worker {record.worker} "
+                   f"at t={record.t:.3f} s")
+        for name, before, after in record.filters:
+            gone = record.removed.get(name, [])
             note = f"   removed: {_names(host_names, gone)}" if gone else ""
             out.append(f"  {name:<32} {before:>6} → {after:<6}{note}")
         if sel is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import ScenarioError
+from simulator.engine.errors import ScenarioError
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

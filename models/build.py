@@ -1,0 +1,253 @@
+"""The one wiring step: a loaded scenario in, the parts of a simulated cloud out, each
+handed exactly the collaborators it uses.
+
+Building takes the same steps every time: flavors and the compute nodes' records,
+what the servicegroup API sees, the database, the bus, the fault plan, quotas and the
+book of requests, the users, the services on their topics (nova-api, nova-conductor,
+nova-scheduler, one nova-compute per host), the network and the driver, the initial
+placement of instances, then the outages and the operator. A problem only the build
+can find (a link that does not exist, a host cut off, an instance that fits nowhere)
+is a ``ScenarioError`` at its key path. No part holds the whole: ``Cloud`` is only
+what the commands (run, summary, check) read.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from models.api import NovaAPI
+from models.auto_confirm import ConfirmBacklog
+from models.compute import NovaCompute
+from models.conductor import NovaConductor
+from models.database import Database
+from models.driver import LibvirtDriver
+from models.faults import FaultPlan
+from models.hosts import HostTable
+from models.lifecycle import RequestBook
+from models.liveness import Liveness
+from models.network import DiskCopier, FlowRow
+from models.objects import Flavor
+from models.operator import ActionRow, Operator
+from models.outages import Outages
+from models.placement import place_instances
+from models.quota import Quotas
+from models.release import RELEASES, Release
+from models.request_spec import RequestSpecs
+from models.resource_audit import ResourceAudit
+from models.scenario import LoadedScenario
+from models.scheduler import SchedulerConfig
+from models.scheduler_manager import NovaScheduler, SchedulingRow
+from models.service import NovaService, ServiceDeps
+from models.workload import Workload
+from simulator.engine.bus import MessageBus
+from simulator.engine.distributions import Sampler, make_sampler
+from simulator.engine.environment import Environment
+from simulator.engine.random_streams import RandomStreams
+from simulator.engine.recorder import TableStream, TraceRecorder
+from simulator.engine.topology import Topology
+from simulator.engine.workers import WorkerPool
+
+
+@dataclass
+class Sinks:
+    """Where a run's records go: the trace, and the rows of scheduling.csv, flows.csv
+    and actions.csv (kept in memory, or streamed to files once attached to them)."""
+
+    trace: TraceRecorder
+    scheduling: TableStream
+    flows: TableStream
+    actions: TableStream
+
+    @classmethod
+    def in_memory(cls, trace: TraceRecorder | None = None) -> "Sinks":
+        """Every table kept in memory (and the trace, unless one is given)."""
+        return cls(trace or TraceRecorder(None), TableStream(SchedulingRow._fields),
+                   TableStream(FlowRow._fields), TableStream(ActionRow._fields))
+
+
+def state_label(vm_state: str, task_state: str | None) -> str:
+    """One word for an instance's state: its task state when it has one."""
+    return task_state or vm_state
+
+
+@dataclass
+class Cloud:
+    """The parts of one run, built and wired by ``build``."""
+
+    env: Environment
+    loaded: LoadedScenario
+    release: Release
+    sinks: Sinks
+    hosts: HostTable
+    db: Database
+    bus: MessageBus
+    faults: FaultPlan
+    liveness: Liveness
+    quotas: Quotas
+    book: RequestBook
+    workload: Workload
+    api: NovaAPI
+    conductor: NovaConductor
+    scheduler: NovaScheduler
+    computes: list[NovaCompute]
+    copier: DiskCopier
+    driver: LibvirtDriver
+    audit: ResourceAudit
+    outages: Outages
+    operator: Operator
+    #: how many instances were in each state at the start (for states.png)
+    initial_states: Counter[str]
+
+    def start(self) -> None:
+        """Start what happens by itself: faults, outages, the operator, the users."""
+        self.faults.start(self.env, self.sinks.trace)
+        self.outages.start()
+        self.operator.start()
+        self.workload.start()
+
+    def run(self, until: float | None = None, after_step: Callable[[], None] | None = None) -> bool:
+        """Run to the end (every request settled, or nothing left to happen) or to
+        ``until``, and close the books. Returns whether ``until`` stopped it while
+        something was still to happen (its open requests are then in flight).
+        ``after_step`` is called after every event."""
+        self.start()
+        stopped_early = self.env.run_until(self.book.done, until, after_step)
+        self.book.close(stopped_early)
+        return stopped_early
+
+    def services(self) -> list[NovaService]:
+        return [self.api, self.conductor, self.scheduler, *self.computes]
+
+    def pools(self) -> dict[str, WorkerPool]:
+        """Every service's worker pool, by lane (``nova-compute@cmp01``)."""
+        pools = {"nova-api": self.api.pool, "nova-conductor": self.conductor.pool,
+                 "nova-scheduler": self.scheduler.pool}
+        for c in self.computes:
+            pools[f"nova-compute@{c.host}"] = c.pool
+        return pools
+
+
+def service_times(spec: Any) -> dict[str, Sampler]:
+    """A service's ``service_time``: one distribution, or one per operation."""
+    if isinstance(spec, dict) and "dist" not in spec:
+        out = {op: make_sampler(v) for op, v in spec.items()}
+        out.setdefault("default", make_sampler(0))
+        return out
+    return {"default": make_sampler(spec)}
+
+
+def _host_table(loaded: LoadedScenario, conf: Any) -> HostTable:
+    hs = loaded.hosts
+    hosts = HostTable(
+        [h.name for h in hs], [h.rack for h in hs], [h.vcpus for h in hs],
+        [h.ram_mb for h in hs], [h.disk_gb for h in hs], [h.nic_gbps for h in hs],
+        cpu_allocation_ratio=conf.cpu_allocation_ratio, ram_allocation_ratio=conf.ram_allocation_ratio,
+        disk_allocation_ratio=conf.disk_allocation_ratio, reserved_host_memory_mb=conf.reserved_host_memory_mb,
+        reserved_host_disk_mb=conf.reserved_host_disk_mb, zones=[h.zone for h in hs],
+        enabled=[h.enabled for h in hs])
+    hosts.up[:] = [h.up for h in hs]
+    hosts.audit_interval = conf.periodic_interval
+    return hosts
+
+
+def _scheduler_config(conf: Any, release: Release) -> SchedulerConfig:
+    return SchedulerConfig(
+        filters=tuple(conf.scheduler_default_filters), weighers=tuple(conf.scheduler_weight_classes),
+        multipliers={"ram_weight_multiplier": conf.ram_weight_multiplier,
+                     "cpu_weight_multiplier": conf.cpu_weight_multiplier,
+                     "disk_weight_multiplier": conf.disk_weight_multiplier,
+                     "io_ops_weight_multiplier": conf.io_ops_weight_multiplier,
+                     "weight_multiplier": 1.0},
+        host_subset_size=conf.host_subset_size, placement=release.placement,
+        alternates=release.alternates(conf.max_attempts))
+
+
+def _check_network(loaded: LoadedScenario, topology: Topology, host_names: list[str]) -> None:
+    """Every link a fault takes down exists; every host is connected."""
+    for i, f in enumerate(loaded.model.faults):
+        if f.kind == "link_down" and not topology.graph.has_edge(f.a, f.b):
+            raise loaded.error(f"faults[{i}]", f"there is no link between {f.a!r} and {f.b!r} "
+                               f"(links join hosts to their rack, racks to core or spines)")
+    lost = topology.unreachable(host_names)
+    if lost:
+        raise loaded.error("network", f"no route between {host_names[0]} and host(s) {', '.join(lost[:8])}: "
+                           f"every host must be connected")
+
+
+def _bus(env: Environment, model: Any, streams: RandomStreams, trace: TraceRecorder,
+         host_names: list[str]) -> tuple[MessageBus, FaultPlan]:
+    """The message bus, and the fault plan it (and the services) consult."""
+    latency, rng = make_sampler(model.bus.latency), streams.stream("bus.latency")
+    bus = MessageBus(env, (lambda: latency(rng)), trace)
+    faults = FaultPlan(model.faults, streams, host_names)
+    if faults:
+        bus.faults = faults
+    return bus, faults
+
+
+def _driver(env: Environment, copier: DiskCopier, guest: Any, conf: Any, streams: RandomStreams) -> LibvirtDriver:
+    return LibvirtDriver(env, copier, shutdown=make_sampler(guest.shutdown), boot=make_sampler(guest.boot),
+                         shutdown_timeout=conf.shutdown_timeout, retry_interval=conf.shutdown_retry_interval,
+                         ignore_acpi=guest.ignore_acpi, disk_setup_per_gib=guest.disk_setup_per_gib,
+                         rng_shutdown=streams.stream("guest.shutdown"), rng_boot=streams.stream("guest.boot"))
+
+
+def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sinks: Sinks, *,
+          explain: Iterable[int] = ()) -> Cloud:
+    """Create the parts of a cloud from ``loaded`` and wire them together. ``explain``
+    names the requests whose scheduling is recorded in full. Raises ``ScenarioError``
+    for what only the build can find."""
+    model = loaded.model
+    conf = model.nova
+    release = RELEASES[conf.release]
+    trace = sinks.trace
+    flavors = {name: Flavor(name, **f.model_dump()) for name, f in model.flavors.items()}
+    hosts = _host_table(loaded, conf)
+    liveness = Liveness(hosts, conf.report_interval, conf.service_down_time)
+    config = _scheduler_config(conf, release)
+    db = Database(trace, flavors, hosts)
+    bus, faults = _bus(env, model, streams, trace, hosts.names)
+    quotas = Quotas(limits={p: pr.quota.model_dump() for p, pr in model.projects.items()})
+    book = RequestBook(env, quotas, expected=sum(e.count for e in model.workload),
+                       auto_confirm=conf.resize_confirm_window > 0)
+    workload = Workload(env, streams, model.workload, db, book)
+    book.user_action = workload.at_verify_resize
+    specs = RequestSpecs(db.instances, {g: [] for g in model.server_groups}, release.keeps_request_spec)
+    deps = ServiceDeps(env, bus, trace, db, hosts, faults, book)
+    svc = model.services
+    api = NovaAPI(deps, "controller", svc.api.workers, service_times(svc.api.service_time),
+                  streams.stream("services.api"), conf=conf, release=release, flavors=flavors, quotas=quotas,
+                  liveness=liveness)
+    workload.connect(api.http)
+    conductor = NovaConductor(deps, "controller", svc.conductor.workers, service_times(svc.conductor.service_time),
+                              streams.stream("services.conductor"), conf=conf, release=release, specs=specs)
+    scheduler = NovaScheduler(deps, "controller", svc.scheduler.workers, service_times(svc.scheduler.service_time),
+                              streams.stream("services.scheduler"), config=config, release=release,
+                              liveness=liveness, decisions=sinks.scheduling, explain=set(explain))
+    copier = DiskCopier(env, loaded.hosts, model.network, model.copy_, sinks.flows)
+    _check_network(loaded, copier.topology, hosts.names)
+    driver = _driver(env, copier, model.guest, conf, streams)
+    computes: list[NovaCompute] = []
+    audit = ResourceAudit(env, hosts, release, trace, book, compute_down=lambda h: computes[h].pool.stopped)
+    backlog = ConfirmBacklog()
+    compute_times = service_times(svc.compute.service_time)
+    computes.extend(
+        NovaCompute(deps, i, name, svc.compute.workers, compute_times, streams.stream(f"services.compute.{name}"),
+                    conf=conf, release=release, driver=driver, claim_tests=config.claim_tests, liveness=liveness,
+                    compute_api=api, backlog=backlog, audit=audit)
+        for i, name in enumerate(hosts.names))
+    hosts.audit_offset[:] = [c.periodic_offset for c in computes]
+    place_instances(loaded, flavors=flavors, hosts=hosts, db=db, quotas=quotas, specs=specs, config=config,
+                    rng=streams.stream("placement"))
+    outages = Outages(env, streams, faults, trace, bus=bus, liveness=liveness, copier=copier,
+                      controllers={"api": api, "conductor": conductor, "scheduler": scheduler},
+                      computes=computes, backlog=backlog, audit=audit)
+    env.waiting = outages.waits_on_outage
+    operator = Operator(env, model.operator, db=db, hosts=hosts, bus=bus, book=book, audit=audit, trace=trace,
+                        actions=sinks.actions)
+    initial = Counter(state_label(i.vm_state, i.task_state) for i in db.instances.values())
+    return Cloud(env=env, loaded=loaded, release=release, sinks=sinks, hosts=hosts, db=db, bus=bus, faults=faults,
+                 liveness=liveness, quotas=quotas, book=book, workload=workload, api=api, conductor=conductor,
+                 scheduler=scheduler, computes=computes, copier=copier, driver=driver, audit=audit,
+                 outages=outages, operator=operator, initial_states=initial)

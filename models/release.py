@@ -1,0 +1,91 @@
+"""What differs between the Nova releases we model, in one place per release.
+
+``nova.release`` picks a profile: ``kilo`` (the seed's flow: a blocking API call, the
+destination's claim creating the Migration, Kilo's resource tracker and scheduler
+defaults) or ``modern`` (the MigrationTask flow with placement, as in Nova since
+Queens; reference sections 8 and 9). Code asks the profile a question named for the
+behaviour (``release.placement``, ``release.api_waits_for_conductor``), never which
+release it is, so a new difference is a new field here and the code that reads it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release's behaviour and option defaults."""
+
+    name: str
+    #: defaults of the options whose default this release changed (scenario ``nova.*``)
+    defaults: Mapping[str, Any]
+    #: nova-api calls the conductor's ``migrate_server`` and waits through scheduling
+    #: (200/400/500 after it), or casts it and answers 202 at once
+    api_waits_for_conductor: bool
+    #: a cold migration may stay on its host when ``allow_migrate_to_same_host`` says
+    #: so (Kilo); modern Nova always ignores the instance's own host for a migrate
+    migrate_honours_same_host_option: bool
+    #: the API refuses a confirm (409) while the source's nova-compute is seen down,
+    #: and the auto-confirm task retries later
+    confirm_checks_source_service: bool
+    #: the scheduler claims the new flavor in placement as it picks (resource
+    #: filters replaced by placement's query), and returns alternates to reschedule to
+    placement: bool
+    #: the conductor creates the Migration before scheduling (MigrationTask); else
+    #: the destination's resize claim does
+    conductor_creates_migration: bool
+    #: the boot RequestSpec is kept, so scheduler hints apply to moves too
+    keeps_request_spec: bool
+    #: the scheduler client retries a ``select_destinations`` that timed out
+    #: (Kilo's ``@retry_select_destinations``); else the move fails at once
+    scheduler_client_retries: bool
+    #: a resource audit stops counting an abandoned move's claims (Kilo's resource
+    #: tracker); placement's allocations are no audit's to heal (they leak)
+    audit_heals_claims: bool
+
+    def alternates(self, max_attempts: int) -> int:
+        """How many alternate hosts the scheduler returns with its pick."""
+        return max_attempts - 1 if self.placement else 0
+
+
+KILO = Release(
+    name="kilo",
+    defaults=MappingProxyType({
+        "cpu_allocation_ratio": 16.0, "ram_allocation_ratio": 1.5, "disk_allocation_ratio": 1.0,
+        "scheduler_default_filters": ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "ComputeFilter",
+                                      "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                                      "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"),
+        "scheduler_weight_classes": ("RAMWeigher", "MetricsWeigher", "IoOpsWeigher")}),
+    api_waits_for_conductor=True,
+    migrate_honours_same_host_option=True,
+    confirm_checks_source_service=False,
+    placement=False,
+    conductor_creates_migration=False,
+    keeps_request_spec=False,
+    scheduler_client_retries=True,
+    audit_heals_claims=True,
+)
+
+MODERN = Release(
+    name="modern",
+    defaults=MappingProxyType({
+        "cpu_allocation_ratio": 4.0, "ram_allocation_ratio": 1.0, "disk_allocation_ratio": 1.0,
+        "scheduler_default_filters": ("ComputeFilter", "AvailabilityZoneFilter", "ComputeCapabilitiesFilter",
+                                      "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
+                                      "ServerGroupAffinityFilter"),
+        "scheduler_weight_classes": ("RAMWeigher", "CPUWeigher", "DiskWeigher", "MetricsWeigher",
+                                     "IoOpsWeigher")}),
+    api_waits_for_conductor=False,
+    migrate_honours_same_host_option=False,
+    confirm_checks_source_service=True,
+    placement=True,
+    conductor_creates_migration=True,
+    keeps_request_spec=True,
+    scheduler_client_retries=False,
+    audit_heals_claims=False,
+)
+
+#: the releases a scenario may name, by ``nova.release``
+RELEASES: Mapping[str, Release] = MappingProxyType({r.name: r for r in (KILO, MODERN)})
