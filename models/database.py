@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from models import states
 from models.hosts import HostTable
 from models.objects import Flavor, Instance, Migration
+from models.request import Request
 from simulator.engine.recorder import TraceRecorder
 
 _UNSET: Any = object()
@@ -70,14 +71,14 @@ class Database:
             self.idle[inst.flavor.name].add(inst.name)
 
     def create_migration(self, inst: Instance, source: int, dest: int, old: Flavor, new: Flavor,
-                         request: Any) -> Migration:
+                         request: Request) -> Migration:
         m = Migration(next(self._migration_ids), inst, source, dest, old, new, request)
         self.migrations.append(m)
         inst.migration = m
         request.migration = m
         return m
 
-    def save(self, t: float, who: tuple[str, str | None], inst: Instance, request: Any, *,
+    def save(self, t: float, who: tuple[str, str | None], inst: Instance, request: Request | None, *,
              vm_state: str = _UNSET, task_state: str | None = _UNSET,
              migration_status: str = _UNSET, **extra: Any) -> None:
         """Change an instance's (and its migration's) states and record the change."""

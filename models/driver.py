@@ -22,6 +22,7 @@ import simpy
 
 from models.network import DiskCopier, disks_to_copy
 from models.objects import Flavor, Instance
+from models.request import Request
 from models.steps import NovaFunction, Step
 from simulator.engine.distributions import Sampler
 
@@ -84,7 +85,7 @@ class LibvirtDriver:
             yield self.env.timeout(result.seconds)
         return result
 
-    def copy_disks(self, req: Any, instance: Instance, source: int, dest: int, old: Flavor,
+    def copy_disks(self, req: Request, instance: Instance, source: int, dest: int, old: Flavor,
                    new: Flavor, fail_at: float | None = None) -> Generator[simpy.Event, Any, float]:
         return (yield from self.copier.copy(req, instance, source, dest, old, new, fail_at))
 

@@ -27,6 +27,7 @@ from models.database import Database
 from models.hosts import HostTable
 from models.lifecycle import RequestBook
 from models.objects import Instance
+from models.request import ActionContext
 from models.resource_audit import ResourceAudit
 from simulator.engine.bus import MessageBus
 from simulator.engine.environment import Environment
@@ -45,22 +46,6 @@ class ActionRow(NamedTuple):
     task_state_before: str | None
     vm_state_after: str
     task_state_after: str | None
-
-
-class ActionContext:
-    """The context an operator's message carries (it belongs to no request);
-    ``done`` is called when the compute has carried the action out."""
-
-    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration", "done")
-
-    def __init__(self, inst: Instance, done: Callable[[Instance], None]):
-        self.request = None
-        self.instance = inst.name
-        self.attempt = None
-        self.target = inst
-        self.queue_wait = 0.0
-        self.migration = None
-        self.done = done
 
 
 class Operator:

@@ -1,13 +1,13 @@
 """A user's request and what became of it: one row of requests.csv.
 
 The request is also the RPC context every message carries (request id, instance,
-attempt). Its latency is split into phases along the critical path: each phase
+attempt); an operator's action carries an ``ActionContext`` instead. Its latency is split into phases along the critical path: each phase
 starts when the message that begins it is sent (time in transit counts to the phase
 that receives it), so the phases up to ``finish_resize`` add up to the latency.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 if TYPE_CHECKING:
     from models.objects import Instance, Migration
@@ -105,3 +105,23 @@ class Request:
         r["latency"] = self.latency
         r.update(self.phases)
         return {c: r[c] for c in COLUMNS}
+
+
+class ActionContext:
+    """The context an operator's message carries (it belongs to no request);
+    ``done`` is called when the compute has carried the action out."""
+
+    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration", "done")
+
+    def __init__(self, inst: "Instance", done: Callable[["Instance"], None]):
+        self.request = None
+        self.instance = inst.name
+        self.attempt = None
+        self.target = inst
+        self.queue_wait = 0.0
+        self.migration = None
+        self.done = done
+
+
+#: what a message's context is: a user's request, or an operator's action
+Context = Union[Request, ActionContext]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from models.faults import FaultPlan
     from models.hosts import HostTable
     from models.lifecycle import RequestBook
-    from models.request import Request
+    from models.request import Context, Request
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class NovaService:
                  msg.method, worker=worker, msg=msg.id, attempt=attempt)
 
     # -- helpers for handlers ---------------------------------------------------------
-    def busy(self, op: str, req: Any) -> Generator[simpy.Event, Any, None]:
+    def busy(self, op: str, req: "Context") -> Generator[simpy.Event, Any, None]:
         """The handler's own processing time for ``op`` (for ``req``)."""
         sampler = self.service_times.get(op) or self.service_times["default"]
         t = sampler(self.rng)
@@ -169,12 +169,12 @@ class NovaService:
         self.book.finish(req, "error", "UnexpectedTaskStateError")
         return True
 
-    def struck(self, req: Any, kind: str, **extra: Any) -> None:
+    def struck(self, req: "Context", kind: str, **extra: Any) -> None:
         """Record a fault that hit this request here (``event: fault``)."""
         self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host,
                         "fault", kind, attempt=req.attempt, **extra)
 
-    def step(self, req: Any, name: str, edge: str, **extra: Any) -> None:
+    def step(self, req: "Context", name: str, edge: str, **extra: Any) -> None:
         """Mark the start or end of a sub-step inside a handler (driver work)."""
         self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host,
                         f"step.{edge}", name, attempt=req.attempt, **extra)

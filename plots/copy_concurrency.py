@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     d = Path(a.directory)
     if not (d / "requests.csv").is_file() or not (d / "summary.json").is_file():
-        print(f"error: {d}: not a run's out directory (expected requests.csv and summary.json); "
-              f"run the scenario first: python run_sim.py run SCENARIO --out {d}", file=sys.stderr)
+        hint = (f"run it first: python run_sim.py run {d} --out DIR, then give DIR"
+                if d.suffix in (".yaml", ".yml") else "run a scenario with --out DIR first, then give DIR")
+        print(f"error: {d}: expected a run's out directory (with requests.csv and summary.json); {hint}",
+              file=sys.stderr)
         return 2
     with open(d / "requests.csv", encoding="utf-8", newline="") as f:
         points = copy_times_by_concurrency(csv.DictReader(f))

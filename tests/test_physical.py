@@ -177,3 +177,16 @@ def test_link_utilisation_over_time_in_the_summary():
     width = net["bin_seconds"]
     k = int(3060 / width)  # the 8 copies run from about 3005 s to 3142 s
     assert bins[k] == pytest.approx(1.0)
+
+
+def test_copy_concurrency_plot_reads_a_run_directory(tmp_path, capsys):
+    """The plot is drawn from a run's outputs (plots never run the simulator)."""
+    from plots.copy_concurrency import main as concurrency
+
+    scenario = str(ROOT / "scenarios/network/uplink-concurrency.yaml")
+    simulator.run(scenario, out=tmp_path / "run", plots=False)
+    assert concurrency([str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "copy_concurrency.png").stat().st_size > 0
+    assert "8 at once: 137.44 s each" in capsys.readouterr().out
+    assert concurrency([scenario]) == 2
+    assert "expected a run's out directory" in capsys.readouterr().err
