@@ -129,11 +129,12 @@ class NovaAPI(NovaService):
         self.book.finish(req, "rejected", type(error).__name__)
 
     def _verify_resize_state(self, req: Request, method: str) -> Migration | None:
-        """The checks of confirm and revert: the instance is RESIZED (else 409) and its
-        migration is ``finished`` (else 400, MigrationNotFoundByStatus)."""
+        """The checks of confirm and revert: the instance is RESIZED with no task in
+        progress (``check_instance_state``, else 409) and its migration is ``finished``
+        (else 400, MigrationNotFoundByStatus)."""
         inst = req.target
         m = inst.migration
-        if inst.vm_state != states.RESIZED or m is None or m.request is not req:
+        if inst.vm_state != states.RESIZED or inst.task_state is not None or m is None or m.request is not req:
             self.respond(req, method, 409, "InstanceInvalidState")
             return None
         if m.status != states.FINISHED:

@@ -183,3 +183,22 @@ class HostTable:
             "ram_mb": f"{self.used_ram_mb[host] + self.reserved_ram_mb}/{self.ram_limit_mb[host]:g}",
             "disk_gb": f"{self.used_disk_gb[host]}/{self.disk_limit_gb[host]:g}",
         }
+
+
+def over_limit(hosts: HostTable, limited: Sequence[str]) -> dict[str, dict[str, str]]:
+    """summary.json's ``hosts.over_limit``: each host using more of a resource in
+    ``limited`` than its limit (total × allocation ratio), with used/limit. Nova
+    gets there without a claim: a failed ``finish_resize`` puts the old flavor back
+    on the destination untested."""
+    used = {"ram": hosts.used_ram_mb + hosts.reserved_ram_mb, "vcpu": hosts.used_vcpus,
+            "disk": hosts.used_disk_gb + hosts.reserved_disk_gb}
+    limit = {"ram": hosts.ram_limit_mb, "vcpu": hosts.vcpu_limit, "disk": hosts.disk_limit_gb}
+    key = {"ram": "ram_mb", "vcpu": "vcpus", "disk": "disk_gb"}
+    out: dict[str, dict[str, str]] = {}
+    for res in ("vcpu", "ram", "disk"):
+        if res not in limited:
+            continue
+        for host in np.flatnonzero(used[res] > limit[res] + 1e-9):
+            out.setdefault(hosts.names[host], {})[key[res]] = f"{used[res][host]:g}/{limit[res][host]:g}"
+    return {h: out[h] for h in sorted(out, key=hosts.index.__getitem__)}
+

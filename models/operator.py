@@ -9,11 +9,16 @@ policy (reference section 10: how operators recover instances left in ERROR or s
 - ``hard_reboot`` asks the instance's host (the one the database names) to destroy and
   recreate the guest and start it: vm_state ``active``, task_state None, the guest
   running. It goes to that host's nova-compute as a cast, so it waits while the
-  service is down.
+  service is down. nova-api refuses it (409, ``InstanceInvalidState``) unless the
+  instance is active, stopped or in error with no task but a reboot in progress
+  (``check_instance_state``: a RESIZED instance, or one mid-move, cannot be rebooted);
+  a refused action is a row with status 409 that changes nothing. reset-state has no
+  such guard in Nova (an admin's tool): it is always accepted (202).
 
 Policies, checked every ``check_every`` seconds while the run goes on:
 ``reset_stuck_after`` resets (``--active``) instances left in a task state that long;
-``hard_reboot_errors`` hard-reboots instances in ERROR. Every action is a row of
+``hard_reboot_errors`` hard-reboots instances in ERROR (those nova-api would accept:
+no task state left but a reboot's). Every action is a row of
 actions.csv and an ``operator`` event in the trace.
 """
 from __future__ import annotations
@@ -46,6 +51,14 @@ class ActionRow(NamedTuple):
     task_state_before: str | None
     vm_state_after: str
     task_state_after: str | None
+    #: nova-api's answer: 202 accepted, 409 refused (the instance's state forbids it)
+    status: int
+
+
+def rebootable(inst: Instance) -> bool:
+    """Whether nova-api accepts a hard reboot of ``inst`` (``API.reboot``'s
+    ``check_instance_state``)."""
+    return inst.vm_state in states.ALLOW_HARD_REBOOT and inst.task_state in states.ALLOW_REBOOT
 
 
 class Operator:
@@ -94,7 +107,7 @@ class Operator:
                 continue
             if cfg.reset_stuck_after is not None and inst.task_state is not None:
                 return True
-            if cfg.hard_reboot_errors and inst.vm_state == states.ERROR:
+            if cfg.hard_reboot_errors and inst.vm_state == states.ERROR and rebootable(inst):
                 return True
         return False
 
@@ -110,19 +123,21 @@ class Operator:
                 if (cfg.reset_stuck_after is not None and inst.task_state is not None
                         and now - inst.changed_at >= cfg.reset_stuck_after):
                     self.reset_state(inst, states.ACTIVE, "policy")
-                elif cfg.hard_reboot_errors and inst.vm_state == states.ERROR:
+                elif cfg.hard_reboot_errors and inst.vm_state == states.ERROR and rebootable(inst):
                     self.hard_reboot(inst, "policy")
             # (next_time: what else is to happen, a recurring outage's end included)
             if not self._work() and (self.book.open == 0 or self.env.next_time() == float("inf")):
                 self.book.unhold()  # nothing left for the policies: the run may end
                 return
 
-    def _row(self, action: str, by: str, inst: Instance, before: tuple[str, Any]) -> None:
-        self.count[action] = self.count.get(action, 0) + 1
+    def _row(self, action: str, by: str, inst: Instance, before: tuple[str, Any], status: int = 202) -> None:
+        key = action if status < 400 else f"{action}_refused"
+        self.count[key] = self.count.get(key, 0) + 1
         self.actions.add(ActionRow(round(self.env.now, 6), action, by, inst.name, self.hosts.names[inst.host],
-                                   before[0], before[1], inst.vm_state, inst.task_state))
+                                   before[0], before[1], inst.vm_state, inst.task_state, status))
+        extra = {} if status < 400 else {"status": status, "error": "InstanceInvalidState"}
         self.trace.emit(self.env.now, None, inst.name, "operator", None, "operator", action, by=by,
-                        vm_state=inst.vm_state, task_state=inst.task_state)
+                        vm_state=inst.vm_state, task_state=inst.task_state, **extra)
 
     def reset_state(self, inst: Instance, vm_state: str, by: str) -> None:
         before = (inst.vm_state, inst.task_state)
@@ -138,12 +153,17 @@ class Operator:
             self.book.finish(req, "stuck", f"reset-state (was {before[1] or before[0]})")
 
     def hard_reboot(self, inst: Instance, by: str, held: bool = False) -> None:
-        """``nova reboot --hard``: a cast to the instance's host."""
+        """``nova reboot --hard``: a cast to the instance's host, if nova-api accepts it."""
+        before = (inst.vm_state, inst.task_state)
+        if not rebootable(inst):
+            self._row("hard_reboot", by, inst, before, status=409)
+            if held:
+                self.book.unhold()
+            return
         if not held:
             self.book.hold()
         self.rebooting.add(inst.name)
-        before = (inst.vm_state, inst.task_state)
-        self.db.save(self.env.now, ("operator", None), inst, None, task_state="rebooting_hard")
+        self.db.save(self.env.now, ("operator", None), inst, None, task_state=states.REBOOTING_HARD)
         self._row("hard_reboot", by, inst, before)
         host = self.hosts.names[inst.host]
         self.bus.cast(("nova-api", "controller"), f"compute.{host}", "reboot_instance", {},

@@ -270,6 +270,12 @@ class SchedulerConfig:
             return ()
         return tuple(FILTER_LIMITS[f] for f in self.filters if f in FILTER_LIMITS)
 
+    @property
+    def limited(self) -> tuple[str, ...]:
+        """The resources whose limit (total × allocation ratio) the claims respect:
+        placement's three, or the Kilo claim's tests."""
+        return ("ram", "vcpu", "disk") if self.placement else self.claim_tests
+
 
 def _best(total: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest values, best first, ties to the lower index

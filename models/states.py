@@ -13,6 +13,7 @@ RESIZE_MIGRATING = "resize_migrating"
 RESIZE_MIGRATED = "resize_migrated"
 RESIZE_FINISH = "resize_finish"
 RESIZE_REVERTING = "resize_reverting"
+REBOOTING_HARD = "rebooting_hard"
 
 #: task states that make the IoOpsWeigher count an instance as an I/O operation
 IO_OPS_TASK_STATES = frozenset({RESIZE_MIGRATING, RESIZE_PREP})
@@ -37,6 +38,13 @@ MIGRATION_ERROR = "error"
 
 #: the vm_states nova-api accepts a resize or migrate from (check_instance_state)
 RESIZABLE_VM_STATES = frozenset({ACTIVE, STOPPED})
+#: the vm_states and task states nova-api accepts a hard reboot from
+#: (vm_states.ALLOW_HARD_REBOOT, task_states.ALLOW_REBOOT; the others never occur here:
+#: paused, suspended, rebooting, reboot_pending, reboot_started, resuming, unpausing,
+#: pausing, suspending)
+ALLOW_HARD_REBOOT = frozenset({ACTIVE, STOPPED, "paused", "suspended", ERROR})
+ALLOW_REBOOT = frozenset({None, REBOOTING_HARD, "rebooting", "reboot_pending", "reboot_started", "resuming",
+                          "unpausing", "pausing", "suspending"})
 
 # Final status of a request, as requests.csv and summary.json report it.
 REQUEST_STATUSES = ("confirmed", "reverted", "resized", "rejected", "error", "stuck", "in_flight")

@@ -1,10 +1,12 @@
-"""Invariants over random small scenarios (hypothesis): whatever the cloud, load and
-confirm / revert mix, after every event no host is over its limits for the resources
+"""Invariants over random small scenarios (hypothesis): whatever the cloud, load,
+confirm / revert mix, faults (outages that touch or overlap included) and operator
+actions (during moves too), after every event no host is over its limits for the resources
 its claims test, and at the end resources are conserved (what was claimed was
 released exactly once, but for moves still unconfirmed), every instance is on one
 host, and every request has exactly one final status."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import numpy as np
@@ -19,6 +21,10 @@ from simulator.commands.summary import build_summary
 from simulator.engine.environment import Environment
 from simulator.engine.errors import ScenarioError
 from simulator.engine.random_streams import RandomStreams
+
+#: how many random clouds: 300 in the suite; INVARIANT_EXAMPLES=5000 for a long look
+EXAMPLES = int(os.environ.get("INVARIANT_EXAMPLES", "300"))
+OUTAGE_KINDS = ("compute_crash", "service_down", "broker_restart", "link_down")
 
 service_time = st.one_of(st.sampled_from([0, 0.01, 0.5]),
                          st.builds(lambda m: {"dist": "exponential", "mean": m}, st.sampled_from([0.05, 2.0])))
@@ -113,10 +119,30 @@ def scenarios(draw):
         else:
             f.update(probability=draw(st.sampled_from([0.5, 1.0])))
         faults.append(f)
+    # an outage followed by another of the same target that touches or overlaps it
+    outages = [f for f in faults if f["kind"] in OUTAGE_KINDS and "at" in f and "rate" not in f
+               and f.get("for", f.get("restart_after")) is not None]
+    if outages and draw(st.booleans()):
+        first = draw(st.sampled_from(outages))
+        length = "restart_after" if first["kind"] == "compute_crash" else "for"
+        gap = draw(st.sampled_from([0, 0, -1, -first[length] / 2]))  # touching, or overlapping
+        faults.append({**first, "at": max(0, first["at"] + first[length] + gap),
+                       length: draw(st.sampled_from([1, 10, 60]))})
     operator = {}
     if draw(st.booleans()):
         operator = {"reset_stuck_after": draw(st.sampled_from([30, 300])), "hard_reboot_errors": draw(st.booleans()),
                     "check_every": draw(st.sampled_from([10, 60]))}
+    # the operator's actions at times that fall during moves, at VERIFY_RESIZE or after
+    actions = []
+    for _ in range(draw(st.integers(0, 2))):
+        action = {"action": draw(st.sampled_from(["hard_reboot", "reset_state"])),
+                  "instance": draw(st.sampled_from(instances))["name"],
+                  "at": draw(st.sampled_from([0.5, 5, 12, 25, 60, 150, 400]))}
+        if action["action"] == "reset_state":
+            action["state"] = draw(st.sampled_from(["active", "error"]))
+        actions.append(action)
+    if actions:
+        operator["actions"] = actions
     return {
         "name": "random", "seed": draw(st.integers(0, 1000)), "faults": faults, "operator": operator,
         "nova": {"release": draw(st.sampled_from(["kilo", "modern"])),
@@ -159,7 +185,7 @@ def limits_hold(cloud):
     return True
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(scenarios())
 def test_invariants_hold_on_random_clouds(scenario):
@@ -193,6 +219,11 @@ def test_invariants_hold_on_random_clouds(scenario):
     assert set(statuses) <= set(REQUEST_STATUSES)
     assert all(r.settled for r in cloud.book.requests)
     assert sum(statuses.values()) == cloud.workload.total == len(cloud.book.requests)
+    for action, n in summary["operator"]["actions"].items():
+        event(f"operator {action}")
+    downs = sum(1 for rec in recorder.records if rec["event"] == "fault" and rec.get("phase") in ("stop", "down"))
+    if sum(summary["faults"]["struck"].get(k, 0) for k in OUTAGE_KINDS) > downs:
+        event("outages merged")
     for r in cloud.book.requests:
         event(f"{r.status} {r.reason or ''}".strip())
         if r.attempts > 1:

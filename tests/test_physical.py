@@ -128,7 +128,8 @@ def test_routes_leaf_spine_and_ecmp():
 def test_general_links_and_a_host_with_no_route(tmp_path, capsys):
     from simulator.commands.cli import main
 
-    s = tiny(network={"links": [{"a": "cmp1", "b": "sw", "gbps": "1 Gbit/s", "latency": 0.5},
+    s = tiny(network={"switches": ["sw"],
+                      "links": [{"a": "cmp1", "b": "sw", "gbps": "1 Gbit/s", "latency": 0.5},
                                 {"a": "sw", "b": "cmp2", "gbps": 10}]})
     row = simulator.run(s).request(1)
     assert row["disk_copy"] == pytest.approx(20 * GIB * 8 / 1e9 + 0.5)  # the route's latency, paid once

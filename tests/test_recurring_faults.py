@@ -108,12 +108,6 @@ def test_background_events_fire_only_while_something_else_is_to_come():
      "unknown time unit 'fortnight'"),
     ([{"kind": "boot_fail", "probability": 1, "rate": 0, "for": 5}], "faults[0].rate"),
     ([{"kind": "compute_crash", "host": "cmp[1-3]", "at": 5}], "unknown host 'cmp3'"),
-    ([{"kind": "compute_crash", "host": "cmp[1-2]", "rate": "1/h", "restart_after": 60},
-      {"kind": "compute_crash", "host": "cmp2", "at": 500, "restart_after": 60}],
-     "faults[1]: faults[0] takes down cmp2's nova-compute at random times"),
-    ([{"kind": "service_down", "service": "conductor", "rate": "1/h", "for": 60},
-      {"kind": "service_down", "service": "conductor", "rate": "1/day", "for": 60}],
-     "faults[1]: faults[0] takes down nova-conductor at random times"),
 ])
 def test_recurring_faults_are_validated(tmp_path, capsys, faults, expected):
     p = tmp_path / "f.yaml"

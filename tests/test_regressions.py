@@ -89,7 +89,8 @@ def test_events_on_the_first_destination_carry_its_attempt():
 
 @pytest.mark.parametrize("edit, expected", [
     (lambda s: s["hosts"][0].update(nic_gbps=float("inf")), "hosts[0].nic_gbps"),
-    (lambda s: s.update(network={"links": [{"a": "cmp1", "b": "sw"}, {"a": "cmp2", "b": "sw", "gbps": 10}]}),
+    (lambda s: s.update(network={"switches": ["sw"], "links": [{"a": "cmp1", "b": "sw"},
+                                                                {"a": "cmp2", "b": "sw", "gbps": 10}]}),
      "network.links[0].gbps: the link of host cmp1 needs a capacity"),
     (lambda s: s["hosts"][0].update(rack="cmp2"), "hosts[0].rack: rack 'cmp2' has the name of a host"),
     (lambda s: s["hosts"][0].update(rack="core"), "hosts[0].rack: rack 'core' has the name of a host or of a switch"),

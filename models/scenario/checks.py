@@ -1,17 +1,23 @@
 """The cross-checks a schema cannot make: names that must be known (flavors, hosts,
-instances, projects, zones, topics), name ranges, duplicates, disks larger than their
-flavor, outages that would overlap. Each section of the scenario has its check; the
+instances, projects, zones, topics, link ends), name ranges, duplicates, disks larger
+than their flavor. Each section of the scenario has its check; the
 first problem raises a ``ScenarioError`` at its key path.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Any, Callable, NoReturn
 
 from models.catalog import SERVICE_OPERATIONS, topics
 from models.scenario.schema import Scenario
 from models.scenario.specs import HostSpec, InstanceSpec, LoadedScenario
-from simulator.engine.names import expand_names
+from simulator.engine.fields import MAX_COUNT
+from simulator.engine.names import MAX_NAMES, expand_names
 from simulator.engine.validation import Checker
+
+
+#: the most hosts a scenario may declare
+MAX_HOSTS = 1_000_000
 
 
 def cross_check(loaded: LoadedScenario, check: Checker) -> LoadedScenario:
@@ -36,7 +42,7 @@ def _hosts(loaded: LoadedScenario, check: Checker) -> None:
     seen: set[str] = set()
     for i, h in enumerate(model.hosts):
         try:
-            names = expand_names(h.name)
+            names = expand_names(h.name, limit=MAX_HOSTS - len(seen))
         except ValueError as exc:
             check.fail(("hosts", i, "name"), str(exc))
         for n in names:
@@ -68,7 +74,36 @@ def _links(model: Scenario, host_names: set[str], check: Checker) -> None:
     if model.network.links is None:
         return
     unlimited_ok = model.copy_.stream_mibps is not None
-    for i, link in enumerate(model.network.links):
+    net = model.network
+    switches = {"core"} | {h.rack for h in model.hosts if h.rack is not None}
+    for k, name in enumerate(net.switches or []):
+        if name in host_names:
+            check.fail(("network", "switches", k), f"{name!r} is a host; list only switches here")
+        if name in switches:
+            check.fail(("network", "switches", k), f"switch {name!r} is declared already "
+                       "(core, a host's rack, or listed before)")
+        switches.add(name)
+    first: dict[frozenset[str], int] = {}
+    for i, link in enumerate(net.links):
+        if link.a == link.b:
+            check.fail(("network", "links", i, "b"), f"a link from {link.a!r} to itself")
+        pair = frozenset((link.a, link.b))
+        if pair in first:
+            check.fail(("network", "links", i), f"link {link.a}-{link.b} is given twice "
+                       f"(first as network.links[{first[pair]}]); give each link once")
+        first[pair] = i
+        for side, end in (("a", link.a), ("b", link.b)):
+            if end not in host_names and end not in switches:
+                known = sorted(host_names | switches)
+                hint = difflib.get_close_matches(end, known, n=1)
+                check.fail(("network", "links", i, side),
+                           f"unknown link end {end!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                           + "; expected a host, a rack, core, or a switch listed in network.switches")
+    linked = {end for link in net.links for end in (link.a, link.b)}
+    for k, name in enumerate(net.switches or []):
+        if name not in linked:
+            check.fail(("network", "switches", k), f"switch {name!r} is on no link")
+    for i, link in enumerate(net.links):
         for end in (link.a, link.b):
             if end in host_names and link.gbps is None and not unlimited_ok:
                 check.fail(("network", "links", i, "gbps"),
@@ -105,12 +140,16 @@ def _instances(loaded: LoadedScenario, host_names: set[str], check: Checker) -> 
         if eph > fl.ephemeral_gb:
             check.fail(("instances", i, "ephemeral_used_gb"),
                        f"{eph:g} GiB used is more than flavor {g.flavor}'s ephemeral disk of {fl.ephemeral_gb} GiB")
+        room = MAX_COUNT - len(inst_names)
         if g.name is not None:
             try:
-                names = expand_names(g.name)
+                names = expand_names(g.name, limit=min(room, MAX_NAMES))
             except ValueError as exc:
                 check.fail(("instances", i, "name"), str(exc))
         else:
+            if (g.count or 0) > room:
+                check.fail(("instances", i, "count"), f"{g.count:,} instances: at most {MAX_COUNT:,} "
+                           f"in all, this simulator's bound")
             start = per_flavor.get(g.flavor, 0)
             names = [f"{g.flavor}-{start + k + 1:03d}" for k in range(g.count or 0)]
             per_flavor[g.flavor] = start + (g.count or 0)
@@ -157,11 +196,15 @@ def _faults(model: Scenario, host_names: set[str], check: Checker) -> None:
         if f.topic is not None:
             check.known_names(("faults", i, "topic"), f.topic, known_topics, "topic",
                               "conductor, scheduler or compute.<host> (ranges allowed: compute.cmp[01-04])")
-    check_fault_windows(model.faults, check.fail)
 
 
 def _workload(model: Scenario, host_names: set[str], inst_names: set[str], check: Checker) -> None:
+    total = 0
     for i, w in enumerate(model.workload):
+        total += w.count
+        if total > MAX_COUNT:
+            check.fail(("workload", i, "count"), f"{total:,} requests in all: at most {MAX_COUNT:,}, "
+                       f"this simulator's bound")
         if w.flavor is not None:
             _known_flavor(model, check, ("workload", i, "flavor"), w.flavor)
         if w.host is not None:
@@ -170,54 +213,3 @@ def _workload(model: Scenario, host_names: set[str], inst_names: set[str], check
             check.known_names(("workload", i, "instance"), w.instance, inst_names, "instance")
         elif not inst_names:
             check.fail(("workload", i), "the workload targets instances but the scenario declares none")
-def outage_targets(f: Any) -> list[tuple]:
-    """What an outage fault takes down (a host's nova-compute, a service, the broker,
-    a link), one key per target; [] for faults that take nothing down."""
-    if f.kind == "compute_crash":
-        return [("compute", h) for h in expand_names(f.host)]
-    if f.kind == "service_down":
-        return [("service", f.service)]
-    if f.kind == "broker_restart":
-        return [("broker",)]
-    if f.kind == "link_down":
-        return [("link",) + tuple(sorted((f.a, f.b)))]
-    return []
-
-
-def check_fault_windows(faults: list, fail: Callable[..., NoReturn]) -> None:
-    """A thing that is down cannot go down again: two outages of the same service,
-    host, broker or link may not overlap (the second would start while the first
-    holds, and the restart of the first would end both). A recurring outage strikes
-    at random times, so it must be the only outage of what it targets."""
-    last: dict[tuple, tuple[int, float]] = {}
-    recurring: dict[tuple, int] = {}
-    for i, f in enumerate(faults):
-        if f.rate is not None:
-            for key in outage_targets(f):
-                recurring.setdefault(key, i)
-    order = sorted(range(len(faults)), key=lambda i: (faults[i].at or 0.0, i))
-    for i in order:
-        f = faults[i]
-        for key in outage_targets(f):
-            j = recurring.get(key, i)
-            if j != i:
-                fail(("faults", i), f"faults[{j}] takes down {_target_name(key)} at random times "
-                     f"(it has a 'rate'), so this outage of it could overlap one of those; "
-                     f"a recurring outage must be the only outage of what it targets")
-            if f.rate is not None:
-                continue
-            at = f.at or 0.0
-            if key in last and at < last[key][1]:
-                j, end = last[key]
-                until = "never comes back" if end == float("inf") else f"is down until {end:g} s"
-                fail(("faults", i, "at"), f"overlaps faults[{j}] ({faults[j].kind}): it {until}; "
-                     f"start this one at or after that, or merge the two")
-            last[key] = (i, at + (float("inf") if f.lasts is None else f.lasts))
-
-
-def _target_name(key: tuple) -> str:
-    if key[0] == "compute":
-        return f"{key[1]}'s nova-compute"
-    if key[0] == "service":
-        return f"nova-{key[1]}"
-    return "the broker" if key[0] == "broker" else f"link {key[1]}-{key[2]}"

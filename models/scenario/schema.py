@@ -17,8 +17,9 @@ from models.catalog import SERVICE_OPERATIONS, SERVICES
 from models.faults import FAULT_KINDS
 from models.release import RELEASES
 from models.scheduler import FILTERS, WEIGHERS
-from simulator.engine.fields import (GiB, Gbps, MiB, MiBps, NonNegInt, PosFloat, PosInt, PosSeconds, PosWholeGiB,
-                                     PosWholeMiB, Rate, Seconds, Strict, WholeGiB, WholeMiB, distribution)
+from simulator.engine.fields import (GiB, Gbps, Interval, MiB, MiBps, Multiplier, NonNegInt, PosFloat, PosInt,
+                                     PosSeconds, PosWholeGiB, PosWholeMiB, Rate, Seconds, Seed, Strict, Vcpus,
+                                     WholeGiB, WholeMiB, Workers, distribution)
 
 __all__ = ["Scenario", "SERVICE_OPERATIONS", "FILTER_NAMES", "WEIGHER_NAMES"]
 
@@ -28,7 +29,7 @@ WEIGHER_NAMES = tuple(WEIGHERS)
 
 
 class ServiceConfig(Strict):
-    workers: PosInt
+    workers: Workers
     service_time: Any = 0.0
 
     @field_validator("service_time", mode="before")
@@ -75,9 +76,9 @@ class Nova(Strict):
     resize_confirm_window: Seconds = 0.0
     shutdown_timeout: Seconds = 60.0
     #: how often the clean shutdown re-sends the ACPI request (libvirt driver)
-    shutdown_retry_interval: PosSeconds = 10.0
+    shutdown_retry_interval: Interval = 10.0
     rpc_response_timeout: PosSeconds = 60.0
-    max_attempts: PosInt = 3
+    max_attempts: Annotated[int, Field(gt=0, le=1000)] = 3
     cpu_allocation_ratio: Optional[PosFloat] = None
     ram_allocation_ratio: Optional[PosFloat] = None
     disk_allocation_ratio: Optional[PosFloat] = None
@@ -85,16 +86,16 @@ class Nova(Strict):
     reserved_host_disk_mb: WholeMiB = 0
     scheduler_default_filters: Optional[list[str]] = None
     scheduler_weight_classes: Optional[list[str]] = None
-    ram_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = 1.0
-    cpu_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = 1.0
-    disk_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = 1.0
-    io_ops_weight_multiplier: Annotated[float, Field(allow_inf_nan=False)] = -1.0
+    ram_weight_multiplier: Multiplier = 1.0
+    cpu_weight_multiplier: Multiplier = 1.0
+    disk_weight_multiplier: Multiplier = 1.0
+    io_ops_weight_multiplier: Multiplier = -1.0
     host_subset_size: PosInt = 1
-    periodic_interval: PosSeconds = 60.0
+    periodic_interval: Interval = 60.0
     periodic_fuzzy_delay: Seconds = 60.0
     #: nova-compute reports every report_interval; a service is down once its last
     #: report is older than service_down_time (ComputeFilter)
-    report_interval: PosSeconds = 10.0
+    report_interval: Interval = 10.0
     service_down_time: PosSeconds = 60.0
 
     @field_validator("scheduler_default_filters")
@@ -134,7 +135,7 @@ class Host(Strict):
     enabled: bool = True
     #: the nova-compute service is up (reporting); a down host is dropped by ComputeFilter
     up: bool = True
-    vcpus: PosInt
+    vcpus: Vcpus
     ram_mb: PosWholeMiB
     disk_gb: PosWholeGiB
     nic_gbps: Gbps = 10.0
@@ -146,7 +147,7 @@ class Host(Strict):
 
 
 class Flavor(Strict):
-    vcpus: PosInt
+    vcpus: Vcpus
     ram_mb: PosWholeMiB
     root_gb: WholeGiB
     ephemeral_gb: WholeGiB = 0
@@ -185,7 +186,7 @@ class Hints(Strict):
 
 class Quota(Strict):
     cores: Optional[NonNegInt] = None
-    ram_mb: Optional[NonNegInt] = None
+    ram_mb: Optional[WholeMiB] = None
     instances: Optional[NonNegInt] = None
 
 
@@ -221,7 +222,7 @@ class Link(Strict):
 class LeafSpine(Strict):
     """Racks are leaves; each leaf links to every spine."""
 
-    spines: PosInt
+    spines: Annotated[int, Field(gt=0, le=10_000)]
     #: each leaf-spine link's capacity; or derived from ``oversubscription``
     spine_gbps: Optional[Gbps] = None
     #: leaf's host bandwidth ÷ its uplink bandwidth (e.g. 3 for 3:1)
@@ -244,6 +245,8 @@ class Network(Strict):
     latency: Seconds = 0.0
     #: the general form: links between hosts and named switches
     links: Optional[list[Link]] = None
+    #: the switches ``links`` names besides the hosts' racks and ``core``
+    switches: Optional[list[str]] = None
     leaf_spine: Optional[LeafSpine] = None
 
     @model_validator(mode="after")
@@ -252,6 +255,8 @@ class Network(Strict):
             raise ValueError("'links' describes the whole network: leave out 'uplink_gbps' and 'leaf_spine'")
         if self.leaf_spine is not None and self.uplink_gbps is not None:
             raise ValueError("give either 'uplink_gbps' (racks to core) or 'leaf_spine', not both")
+        if self.switches is not None and self.links is None:
+            raise ValueError("'switches' names the switches of 'links': give 'links' too")
         return self
 
 
@@ -261,7 +266,7 @@ class Copy(Strict):
     #: one stream's own limit (a single scp is CPU bound near 110 MiB/s); None: none
     stream_mibps: Optional[MiBps] = None
     #: bytes on disk per byte on the wire (>= 1); None: no compression
-    compression: Optional[Annotated[float, Field(ge=1)]] = None
+    compression: Optional[Annotated[float, Field(ge=1, le=1000, allow_inf_nan=False)]] = None
     #: a copy whose route stays down this long fails (TCP's retransmission give-up)
     stall_timeout: PosSeconds = 900.0
 
@@ -361,7 +366,7 @@ class Operator(Strict):
     reset_stuck_after: Optional[PosSeconds] = None
     #: hard-reboot the instances in ERROR
     hard_reboot_errors: bool = False
-    check_every: PosSeconds = 60.0
+    check_every: Interval = 60.0
 
 
 class Poisson(Strict):
@@ -372,7 +377,7 @@ class Poisson(Strict):
 
 class Periodic(Strict):
     process: Literal["periodic"]
-    interval: PosSeconds
+    interval: Interval
     start: Seconds = 0.0
 
 
@@ -417,7 +422,7 @@ class WorkloadEntry(Strict):
 class Scenario(Strict):
     name: str = "scenario"
     description: str = ""
-    seed: NonNegInt = 1
+    seed: Seed = 1
     nova: Nova = Field(default_factory=Nova)
     services: Services = Field(default_factory=Services)
     bus: Bus = Field(default_factory=Bus)

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from models.build import Cloud
+from models.hosts import over_limit
 from models.request import PHASES
 from models.states import MOVED, REQUEST_STATUSES
 from simulator.engine.stats import stats
@@ -127,6 +128,7 @@ def build_summary(cloud: Cloud, *, seed: int, sim_time: float, wall: float,
         "operator": cloud.operator.summary(),
         "network": cloud.copier.summary(sim_time),
         "resources": cloud.hosts.summary(),
+        "hosts": {"over_limit": over_limit(cloud.hosts, cloud.scheduler.config.limited)},
         "sim_time": round(sim_time, 6),
         "events": events,
         "trace_records": cloud.sinks.trace.count,

@@ -35,7 +35,9 @@ from models.request import PHASES
 from models.scenario import load_scenario
 from models.states import REQUEST_STATUSES
 from simulator.engine.errors import ScenarioError
+from simulator.engine.fields import MAX_SECONDS, MAX_SEED
 from simulator.engine.stats import summarise
+from simulator.engine.validation import shown
 from simulator.engine.yamlio import load_yaml
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -153,6 +155,9 @@ class Sweep:
                 "warmup": self.warmup, "points": self.points}
 
 
+#: a sweep's bounds: replications of one point, and runs in all
+MAX_REPLICATIONS = 10_000
+MAX_RUNS = 1_000_000
 SWEEP_KEYS = {"base", "replications", "vary", "metrics", "mode", "seed", "warmup"}
 
 
@@ -198,15 +203,17 @@ def load_sweep(path: str | None = None, *, base: str | None = None, vary: dict[s
     reps = spec.get("replications", 1)
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
         fail("replications", f"expected a whole number >= 1, got {reps!r}")
+    if reps > MAX_REPLICATIONS:
+        fail("replications", f"{reps:,} replications: at most {MAX_REPLICATIONS:,}, this simulator's bound")
     mode_v = spec.get("mode", "grid")
     if mode_v not in ("grid", "zip"):
         fail("mode", f"expected 'grid' or 'zip', got {mode_v!r}")
     seed_v = spec.get("seed", 1)
-    if isinstance(seed_v, bool) or not isinstance(seed_v, int) or seed_v < 0:
-        fail("seed", f"expected a whole number >= 0, got {seed_v!r}")
+    if isinstance(seed_v, bool) or not isinstance(seed_v, int) or not 0 <= seed_v <= MAX_SEED:
+        fail("seed", f"expected a whole number from 0 to {MAX_SEED}, got {shown(seed_v)}")
     warm = spec.get("warmup", 0)
-    if isinstance(warm, bool) or not isinstance(warm, (int, float)) or not warm >= 0 or not math.isfinite(warm):
-        fail("warmup", f"expected seconds >= 0, got {warm!r}")
+    if isinstance(warm, bool) or not isinstance(warm, (int, float)) or not 0 <= warm <= MAX_SECONDS:
+        fail("warmup", f"expected seconds from 0 to {MAX_SECONDS:g}, got {shown(warm)}")
     vary_v = spec.get("vary") or {}
     if not isinstance(vary_v, dict) or not vary_v:
         fail("vary", "expected a mapping of scenario key paths to lists of values")
@@ -231,6 +238,10 @@ def load_sweep(path: str | None = None, *, base: str | None = None, vary: dict[s
             fail(f"metrics[{i}]", f"{m!r} is not a metric of summary.json (expected e.g. latency.p90, "
                  f"phases.disk_copy.mean, services.nova-scheduler.utilisation, throughput.per_hour)")
     keys = list(vary_v)
+    points = len(next(iter(vary_v.values()))) if mode_v == "zip" else math.prod(len(v) for v in vary_v.values())
+    if points * reps > MAX_RUNS:
+        fail("vary", f"{points:,} points × {reps:,} replications: at most {MAX_RUNS:,} runs in one sweep, "
+             f"this simulator's bound")
     if mode_v == "zip":
         lengths = {len(v) for v in vary_v.values()}
         if len(lengths) != 1:

@@ -196,7 +196,7 @@ class BandwidthModel:
             return  # a newer timer was armed for an earlier time
         self._wake_at = math.inf
         now = self.env.now
-        ended: list[Flow] = []
+        ended: list[tuple[float, int, Flow]] = []
         while self._due:
             t, _, f, version = self._due[0]
             if version != f.version or f.finished is not None:
@@ -205,9 +205,12 @@ class BandwidthModel:
             if t > now + 1e-9 * max(1.0, now):
                 break
             heapq.heappop(self._due)
-            ended.append(f)
-        touched: set[Resource] = set()
-        for f in ended:
+            ended.append((t, f.id, f))
+        # flows due at the same time end in the order they were made, whatever order
+        # their finish times were pushed in
+        ended.sort(key=lambda e: (e[0], e[1]))
+        touched: dict[Resource, None] = {}  # (a dict: its order is the same in every run)
+        for _, _, f in ended:
             f.moved = f.size
             f.finished = now
             self.active.discard(f)
@@ -215,12 +218,12 @@ class BandwidthModel:
                 r.bytes += f.size * w
                 r.demand -= w * f.bound
                 del r.flows[f]
-                touched.add(r)
+                touched[r] = None
         for r in touched:
             if not r.flows:
                 r._set_load(now, 0.0)
         self._update(self._component(touched))
-        for f in ended:
+        for _, _, f in ended:
             self._by_event.pop(f.done, None)
             f.done.succeed(f)
         self._arm()
@@ -239,29 +242,30 @@ class BandwidthModel:
                 lambda ev, at=t: self._wake(at, ev))
 
     @staticmethod
-    def _component(start: Iterable[Resource]) -> tuple[set[Flow], set[Resource]]:
+    def _component(start: Iterable[Resource]) -> tuple[dict[Flow, None], dict[Resource, None]]:
         """The flows whose rates may change when ``start``'s flows change: those
         connected to it through resources that can be bottlenecks. A slack resource
         limits none of its flows, so it couples none of them (its load is still
-        updated)."""
-        first = set(start)
-        resources: set[Resource] = set()
-        flows: set[Flow] = set()
+        updated). Both come in the order they were reached, never in a set's order
+        (which follows memory addresses): the same in every run, to the last bit."""
+        first = dict.fromkeys(start)
+        resources: dict[Resource, None] = {}
+        flows: dict[Flow, None] = {}
         stack = list(first)
         while stack:
             r = stack.pop()
             if r in resources:
                 continue
-            resources.add(r)
+            resources[r] = None
             if r not in first and r.slack:
                 continue
             for f in r.flows:
                 if f not in flows:
-                    flows.add(f)
+                    flows[f] = None
                     stack.extend(x for x in f.uses if x not in resources)
         return flows, resources
 
-    def _update(self, comp: tuple[set[Flow], set[Resource]]) -> None:
+    def _update(self, comp: tuple[dict[Flow, None], dict[Resource, None]]) -> None:
         flows, resources = comp
         if not flows:
             return

@@ -58,12 +58,35 @@ class Sampler:
         return {"dist": self.kind, **dict(self.params)}
 
 
+#: the largest parameter or constant a distribution may have (seconds: about 31.7 years)
+MAX_VALUE = 1e9
+#: lognormal and gamma: the range of sd / mean whose draws stay finite and whose
+#: parameters stay representable (gamma's shape is (mean / sd)^2)
+CV_RANGE = (1e-6, 1e3)
+
+
+def _too_large(v: Any) -> bool:
+    try:
+        return float(v) > MAX_VALUE
+    except OverflowError:
+        return True
+
+
+def _bad_number(name: str, v: Any) -> str | None:
+    """What is wrong with ``v`` as a parameter (a finite number from 0 to MAX_VALUE)."""
+    if not _nonneg(v):
+        return f"{name} must be a finite number >= 0".lstrip()
+    if _too_large(v):
+        return f"{name} {_show(v)} is more than {MAX_VALUE:g}, the largest this simulator takes".lstrip()
+    return None
+
+
 def check_distribution(spec: Any) -> str | None:
     """Return what is wrong with ``spec`` as a distribution, or None if it is valid."""
     if isinstance(spec, bool):
         return "expected a number of seconds or a distribution mapping such as {dist: exponential, mean: 2}"
     if isinstance(spec, (int, float)):
-        return None if spec >= 0 and math.isfinite(spec) else "must be a finite number >= 0"
+        return _bad_number("", spec)
     if not isinstance(spec, dict):
         return "expected a number of seconds or a distribution mapping such as {dist: exponential, mean: 2}"
     kind = spec.get("dist")
@@ -80,16 +103,27 @@ def check_distribution(spec: Any) -> str | None:
         values = spec["values"]
         if not isinstance(values, list) or not values or not all(_nonneg(v) for v in values):
             return "choice needs 'values': a non-empty list of numbers >= 0"
+        if any(_too_large(v) for v in values):
+            return f"choice 'values' must be at most {MAX_VALUE:g}, the largest this simulator takes"
         weights = spec.get("weights")
         if weights is not None and (not isinstance(weights, list) or len(weights) != len(values)
-                                    or not all(_nonneg(w) for w in weights) or sum(weights) <= 0):
-            return "choice 'weights' must be as many numbers >= 0 as 'values', not all zero"
+                                    or not all(_nonneg(w) and not _too_large(w) for w in weights)
+                                    or sum(weights) <= 0):
+            return (f"choice 'weights' must be as many numbers >= 0 (at most {MAX_VALUE:g}) as 'values', "
+                    "not all zero")
         return None
     for p in required:
-        if not _nonneg(spec[p]):
-            return f"{p} must be a finite number >= 0"
+        problem = _bad_number(p, spec[p])
+        if problem:
+            return problem
     if kind in ("exponential", "lognormal", "gamma") and spec["mean"] <= 0:
         return f"{kind} needs mean > 0"
+    if kind in ("lognormal", "gamma") and spec["sd"] > 0:
+        low, high = CV_RANGE
+        cv = spec["sd"] / spec["mean"]
+        if not low <= cv <= high:
+            return (f"{kind} with sd / mean = {cv:.3g}: it must be from {low:g} to {high:g} (or sd 0), "
+                    "else its draws overflow or its parameters cannot be represented")
     if kind == "uniform" and spec["low"] > spec["high"]:
         return "uniform needs low <= high"
     if kind == "triangular" and not spec["low"] <= spec["mode"] <= spec["high"]:
@@ -98,7 +132,17 @@ def check_distribution(spec: Any) -> str | None:
 
 
 def _nonneg(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    return v >= 0 and (isinstance(v, int) or math.isfinite(v))
+
+
+def _show(v: Any) -> str:
+    """A number for a message, even one too large for a float."""
+    try:
+        return f"{float(v):g}"
+    except OverflowError:
+        return f"a {len(str(abs(v)))}-digit number"
 
 
 def make_sampler(spec: Any) -> Sampler:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -77,6 +78,18 @@ def model_at(root: type, loc: tuple[Any, ...]) -> type | None:
     return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
 
 
+def shown(value: Any) -> str:
+    """A value for a one-line message: a number too long to read is said by its size."""
+    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(text) > 24:
+        return f"a {len(text.lstrip('-'))}-digit number"
+    if isinstance(value, float) and math.isfinite(value) and value == int(value) and abs(value) < 1e16:
+        return f"{int(value):,}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def explain_error(root: type, err: dict[str, Any], tags: frozenset[str] = frozenset()) -> tuple[tuple[Any, ...], str]:
     """The key path and the message of one pydantic error, said for a person: an
     unknown key lists the keys allowed there (and the closest), a type error shows what
@@ -100,6 +113,9 @@ def explain_error(root: type, err: dict[str, Any], tags: frozenset[str] = frozen
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    elif kind in ("less_than_equal", "less_than"):
+        bound = (err.get("ctx") or {}).get("le", (err.get("ctx") or {}).get("lt"))
+        msg = f"{shown(given)} is too large: at most {shown(bound)}, this simulator's bound"
     elif kind.endswith("_type") or kind in ("greater_than", "greater_than_equal", "less_than",
                                              "literal_error", "too_short", "union_tag_invalid"):
         msg = f"{msg[0].lower()}{msg[1:]} (got {given!r})"

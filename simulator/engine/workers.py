@@ -27,7 +27,11 @@ class WorkerPool:
         self.workers = workers
         self.handler = handler
         self.queue: deque[Any] = deque()
-        self._free: deque[int] = deque(range(workers))
+        #: workers back from a job, in the order they came back; the workers never used
+        #: yet are ``_fresh`` … ``workers - 1`` (taken first, so a pool of a million
+        #: workers costs no more than one of four)
+        self._free: deque[int] = deque()
+        self._fresh = 0
         self.busy = Level(env.now)
         self.queued = Level(env.now)
         self.waits = Tally()
@@ -42,13 +46,24 @@ class WorkerPool:
         """Hand a job to a free worker, or queue it behind the others."""
         job.enqueued_at = self.env.now
         job.behind = len(self.queue)
-        if self._free and not self.stopped:
-            self._start(job, self._free.popleft())
+        if self.has_free() and not self.stopped:
+            self._start(job, self._take())
         else:
             self.queue.append(job)
             self.queued.set(self.env.now, len(self.queue))
             if self.depth_series is not None:
                 self.depth_series.append((self.env.now, len(self.queue)))
+
+    def has_free(self) -> bool:
+        return self._fresh < self.workers or bool(self._free)
+
+    def _take(self) -> int:
+        """The next free worker, round-robin: the never used ones first, in order,
+        then those back from a job, longest idle first."""
+        if self._fresh < self.workers:
+            self._fresh += 1
+            return self._fresh - 1
+        return self._free.popleft()
 
     def queue_depth(self) -> int:
         return len(self.queue)
@@ -79,10 +94,10 @@ class WorkerPool:
     def start(self) -> None:
         """The process is back: it consumes its queue again, in order."""
         self.stopped = False
-        while self._free and self.queue:
+        while self.has_free() and self.queue:
             job = self.queue.popleft()
             self.queued.set(self.env.now, len(self.queue))
-            self._start(job, self._free.popleft())
+            self._start(job, self._take())
 
     def _run(self, job: Any, worker: int) -> Generator[Any, Any, None]:
         try:
