@@ -420,6 +420,7 @@ class WorkloadEntry(Strict):
 
 
 class Scenario(Strict):
+    #: also the default out directory's name (results/<name>): a plain file name
     name: str = "scenario"
     description: str = ""
     seed: Seed = 1
@@ -437,6 +438,18 @@ class Scenario(Strict):
     faults: list[Fault] = Field(default_factory=list)
     operator: Operator = Field(default_factory=Operator)
     workload: list[WorkloadEntry] = Field(default_factory=list)
+
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        bad = [c for c in ("/", "\\", "\0") if c in v]
+        if not v.strip() or v in (".", "..") or bad or v != v.strip() or len(v) > 200 \
+                or any(not c.isprintable() for c in v):
+            raise ValueError(f"{v!r} is not a plain file name (it names the out directory, results/<name>): "
+                             "no slash, backslash or control character, not empty, '.' or '..', "
+                             "at most 200 characters")
+        return v
 
 
 InstanceGroup.model_rebuild()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from simulator.engine.errors import ScenarioError
+from simulator.engine.units import duration, duration_or_zero
 
 DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
 
@@ -42,16 +43,6 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
-    return v
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit status 2)."""
 
@@ -71,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
     r.add_argument("--out", help="output directory (default: results/<scenario name>/)")
-    r.add_argument("--until", type=_positive_float, metavar="SECONDS",
-                   help="stop at this simulated time; unfinished requests are reported in flight")
+    r.add_argument("--until", type=duration, metavar="DURATION",
+                   help="stop at this simulated time, in seconds or a duration such as 1h or 90 min; "
+                        "unfinished requests are reported in flight")
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
     r.add_argument("--no-plots", action="store_true", help="skip latency.png, phases.png and links.png")
     r.add_argument("--request", type=_positive_int, metavar="ID",
@@ -111,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a summary.json path to collect, e.g. latency.p90 (repeatable)")
     sw.add_argument("--zip", action="store_true", help="vary the keys together instead of a grid")
     sw.add_argument("--seed", type=_nonneg_int, help="the sweep's seed (replication seeds derive from it)")
-    sw.add_argument("--warmup", type=float, metavar="SECONDS", help="ignore requests arriving before this")
+    sw.add_argument("--warmup", type=duration_or_zero, metavar="DURATION",
+                    help="ignore requests arriving before this, in seconds or a duration such as 1h")
     sw.add_argument("--out", help="output directory (default: results/sweep-<name>/)")
     sw.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1)")
     sw.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: its scheduler address, or 'local'")
