@@ -2,16 +2,22 @@
 
 With no argument it runs ``scenarios/default.yaml`` into ``results/default/``. Bad
 input prints one line naming the file, the key path and what is expected, and exits
-with status 2 having written nothing.
+with status 2 having written nothing; so does an out directory holding files that no
+run wrote (unless ``--force``). Ctrl-C exits with status 130 and SIGTERM with 143
+(128 + the signal's number), both leaving no partial file and the out directory's
+earlier results as they were.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from simulator.engine.errors import ScenarioError
 from simulator.engine.units import duration, duration_or_zero
@@ -41,6 +47,11 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return v
+
+
+_FORCE_HELP = ("write into an out directory that holds files no run wrote: the files of an "
+               "earlier run there are replaced or removed, the others left alone (without "
+               "--force such a directory is refused; an earlier run's own directory never is)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write timeline.json (Perfetto / chrome://tracing); the default up to "
                          "5,000 requests")
     tl.add_argument("--no-timeline", dest="timeline", action="store_false")
+    r.add_argument("--force", action="store_true", help=_FORCE_HELP)
     c = sub.add_parser("check", help="validate a scenario and summarise it",
                        description="Validate a scenario (schema, names, initial placement) "
                                    "and print a one-screen summary. Runs nothing.")
@@ -89,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-pause", action="store_true",
                     help="print every hop at once (also when standard output is not a terminal)")
     st.add_argument("--out", help="output directory (default: results/<scenario name>/)")
+    st.add_argument("--force", action="store_true", help=_FORCE_HELP)
     sw = sub.add_parser("sweep", help="run a parameter sweep with replications",
                         description="Run a scenario at every point of a sweep (values varied by key "
                                     "path), each point replicated with independent seeds; write "
@@ -106,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--warmup", type=duration_or_zero, metavar="DURATION",
                     help="ignore requests arriving before this, in seconds or a duration such as 1h")
     sw.add_argument("--out", help="output directory (default: results/sweep-<name>/)")
+    sw.add_argument("--force", action="store_true",
+                    help="write into an out directory that holds files no sweep wrote (they are left "
+                         "alone); without it such a directory is refused. A sweep's own directory is "
+                         "resumed either way")
     sw.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1)")
     sw.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: its scheduler address, or 'local'")
     sw.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -132,13 +149,49 @@ def _request_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_nonneg_int, help="override the scenario's seed")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that it cleans up as after Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While the command runs, SIGTERM raises ``Terminated``; the handler there before
+    is put back after. (Only in the main thread, the only one Python lets set it; a
+    process forked meanwhile, a sweep's worker, dies of SIGTERM as usual.)"""
+    pid = os.getpid()
+
+    def handler(signum: int, _frame: object) -> None:
+        if os.getpid() != pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with _sigterm_interrupts():
+        try:
+            return _main(args)
+        except Terminated:  # a second SIGTERM, during the clean-up of the first
+            return 128 + signal.SIGTERM
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command is None:
             scenario = _default_scenario()
             return _run(str(scenario), seed=None, out=Path("results") / "default", until=None,
-                        quiet=False, plots=True)
+                        quiet=False, plots=True, force=False)
         if args.command == "check":
             from simulator.commands.check import check
 
@@ -156,32 +209,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "step":
             from simulator.commands.step import step
 
+            if not args.force:
+                _refuse_foreign(args.out, args.scenario)
             return step(args.scenario, args.request, seed=args.seed, out=args.out, pause=not args.no_pause)
         return _run(args.scenario, seed=args.seed, out=args.out, until=args.until,
                     quiet=args.quiet, plots=not args.no_plots, request=args.request,
-                    timeline=args.timeline)
+                    timeline=args.timeline, force=args.force)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): exit 128 + the signal
+        what, code = ("terminated", 128 + signal.SIGTERM) if isinstance(exc, Terminated) else ("interrupted", 130)
         if args.command == "sweep":
-            print("interrupted: the runs finished so far are kept; run the sweep again to resume",
+            print(f"{what}: the runs finished so far are kept; run the sweep again to resume",
                   file=sys.stderr)
         else:
-            print("interrupted: no complete output was written", file=sys.stderr)
-        return 130
+            print(f"{what}: no complete output was written (an earlier run's results there are kept)",
+                  file=sys.stderr)
+        return code
     except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
         sys.stdout = open(os.devnull, "w")
         return 0
 
 
 def _run(path: str, *, seed: int | None, out: str | Path | None, until: float | None,
-         quiet: bool, plots: bool, request: int | None = None, timeline: bool | None = None) -> int:
+         quiet: bool, plots: bool, request: int | None = None, timeline: bool | None = None,
+         force: bool = False) -> int:
     from simulator.commands.runner import run
     from models.scenario import load_scenario
 
     loaded = load_scenario(path)
     outdir = Path(out) if out is not None else Path("results") / loaded.model.name
+    if not force:
+        _refuse_foreign(outdir)
     result = run(loaded, seed=seed, out=outdir, until=until, progress=not quiet, plots=plots,
                  sequence=request, timeline=timeline)
     if request is not None and request > len(result.rows):
@@ -190,6 +250,40 @@ def _run(path: str, *, seed: int | None, out: str | Path | None, until: float | 
     if not quiet:
         print(_report(result.summary, outdir))
     return 0
+
+
+def _refuse_foreign(out: str | Path | None, scenario: str | None = None, *, sweep: bool = False) -> None:
+    """Refuse an out directory holding a file that no run (or, for a sweep, no sweep)
+    wrote: one line naming the directory and that file. ``out`` None: the scenario's
+    default, results/<name>/."""
+    if out is None:
+        from models.scenario import load_scenario
+
+        out = Path("results") / load_scenario(scenario).model.name
+    if sweep:
+        d = Path(out)
+        foreign = sorted(e.name for e in d.iterdir() if not _sweep_file(e.name)) if d.is_dir() else []
+    else:
+        from simulator.commands.results import foreign_files
+
+        foreign = foreign_files(out)
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        whose = "sweep" if sweep else "run"
+        raise ScenarioError(str(out), "--out", f"holds {foreign[0]!r}{more}, which no {whose} of this "
+                            f"simulator wrote; give a new or empty directory, or --force to write there "
+                            f"anyway (files no {whose} wrote are left alone)")
+
+
+#: what a sweep writes in its out directory (simulator/commands/sweep.py, plots/sweep_plots.py)
+_SWEEP_FILES = frozenset({"runs", "runs.csv", "points.csv", "sweep.json", "runs.parquet", "points.parquet",
+                          "throughput.png", "phases.png", "utilisation.png"})
+
+
+def _sweep_file(name: str) -> bool:
+    if name.startswith(".") and name.endswith(".partial"):
+        name = name[1:-len(".partial")]
+    return name in _SWEEP_FILES or (name.startswith("metric-") and name.endswith(".png"))
 
 
 def _report(s: dict, outdir: Path) -> str:
@@ -223,6 +317,8 @@ def _sweep(args: argparse.Namespace) -> int:
                        mode="zip" if args.zip else None, seed=args.seed, warmup=args.warmup)
     name = sweep.base.get("name", "sweep")
     out = Path(args.out) if args.out else Path("results") / f"sweep-{name}"
+    if not args.force:
+        _refuse_foreign(out, sweep=True)
     n = len(sweep.points) * sweep.replications
     if not args.quiet:
         print(f"{len(sweep.points)} points × {sweep.replications} replications = {n} runs into {out}/")

@@ -2,7 +2,9 @@
 
 Files are written under temporary names and renamed into place only when complete,
 so an interrupted run never leaves a file that looks finished. ``summary.json`` is
-renamed last.
+renamed last: it marks a directory as a run's. Only once every new file is in place
+are the files an earlier run left there, and this one did not write again, removed:
+a run that fails or is interrupted leaves the earlier results as they were.
 """
 from __future__ import annotations
 
@@ -35,8 +37,50 @@ def rows_to_csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+#: the file that marks a directory as a run's out directory (renamed into place last)
+MARKER = "summary.json"
+
+#: every file a run writes in its out directory, with those ``run_sim.py plot`` and
+#: ``python -m plots.copy_concurrency`` add to it; in a directory holding ``MARKER``
+#: these are an earlier run's, replaced or removed by the next run there
+RUN_FILES = frozenset({
+    "trace.jsonl", "scheduling.csv", "flows.csv", "actions.csv", "requests.csv", MARKER,
+    "latency.png", "phases.png", "links.png", "states.png", "timeline.json", "sequence.png", "sequence.svg",
+    "gantt.png", "queues.png", "copy_concurrency.png",
+})
+
+
+def _own(name: str, run_dir: bool) -> bool:
+    """Whether a file of this name in an out directory is one a run wrote: a run's
+    file in a run directory, or the temporary file of a run that never finished."""
+    if name.startswith(".") and name.endswith(".partial"):
+        return name[1:-len(".partial")] in RUN_FILES | {"write-test"}
+    return run_dir and name in RUN_FILES
+
+
+def own_files(path: str | Path) -> list[str]:
+    """The files in the directory ``path`` that an earlier run wrote."""
+    d = Path(path)
+    if not d.is_dir():
+        return []
+    run_dir = (d / MARKER).is_file()
+    return sorted(e.name for e in d.iterdir() if e.is_file() and _own(e.name, run_dir))
+
+
+def foreign_files(path: str | Path) -> list[str]:
+    """The entries of the directory ``path`` that no run wrote (a user's files, a
+    sweep's, a directory): the command line refuses such an out directory."""
+    d = Path(path)
+    if not d.is_dir():
+        return []
+    own = set(own_files(d))
+    return sorted(e.name for e in d.iterdir() if e.name not in own)
+
+
 class OutputDir:
-    """Writes a run's files atomically: temporary name first, renamed when complete."""
+    """Writes a run's files atomically: temporary name first, renamed when complete;
+    then removes the files of an earlier run there that this one did not write.
+    Files that no run wrote are left alone."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -67,12 +111,19 @@ class OutputDir:
         self.temp(name).write_text(text, encoding="utf-8")
 
     def commit(self) -> None:
-        """Move every completed file into place (summary.json last, as the marker)."""
-        order = sorted(self._pending, key=lambda p: p[1].name == "summary.json")
+        """Move every completed file into place (summary.json last, as the marker),
+        then remove what an earlier run left here and this one did not write again."""
+        earlier = own_files(self.path)  # before the renames: is an earlier run's marker here?
+        order = sorted(self._pending, key=lambda p: p[1].name == MARKER)
+        written = set()
         for tmp, final in order:
             if tmp.exists():
                 os.replace(tmp, final)
+                written.add(final.name)
         self._pending.clear()
+        for name in earlier:  # only now that the new run is complete
+            if name not in written:
+                (self.path / name).unlink(missing_ok=True)
 
     def abandon(self) -> None:
         for tmp, _ in self._pending:

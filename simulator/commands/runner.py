@@ -3,7 +3,10 @@
 ``run`` is the Python API; the command line calls it too. The run ends when no
 request has anything still to come (periodic tasks alone do not keep it going), or at
 ``until``. With an ``out`` directory the trace is streamed to disk as it happens and
-the tables, summary and plots are written there, each file atomically.
+the tables, summary and plots are written there, each file atomically; once all are
+in place, the files an earlier run left there and this one did not write again are
+removed (a failed or interrupted run leaves them as they were). Files no run wrote
+are left alone; the command line refuses such a directory unless ``--force``.
 """
 from __future__ import annotations
 

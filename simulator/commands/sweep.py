@@ -366,7 +366,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, jobs: int = 1, dask: str | None 
     elif jobs > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
             futures = {pool.submit(run_one, t): t for t in tasks}
             for fut in as_completed(futures):
                 try:
@@ -376,6 +377,12 @@ def run_sweep(sweep: Sweep, out: str | Path, *, jobs: int = 1, dask: str | None 
                     failed.append(f"point {t[0]} replication {t[1]}: {exc}")
                 else:
                     record(rec)
+        except BaseException:  # Ctrl-C or SIGTERM: stop at once; a resumed sweep redoes the runs cut short
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            raise
+        pool.shutdown()
     else:
         for t in tasks:
             try:
