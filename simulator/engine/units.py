@@ -218,7 +218,9 @@ def in_unit(value: Any, unit: str, integral: bool = False) -> Any:
         return value
     kind, scale, name = UNITS[unit]
     try:
-        v = to_base(value, kind) / scale
+        # YAML 1.1 reads 1e-3 and 1.0e308 (no dot, or no exponent sign) as strings:
+        # a bare number written so is still a number in the key's unit
+        v = _finite(float(value), value) if _BARE.match(value) else to_base(value, kind) / scale
     except ValueError as exc:
         raise ValueError(f"{exc}; expected a number of {name} or a quantity such as "
                          f"'{_EXAMPLE[kind]}'") from None
