@@ -78,6 +78,8 @@ class NovaAPI(NovaService):
             return self._reject(req, 409, error)
         if req.op == "resize":
             new = self.flavors[req.flavor_new]
+            if inst.flavor.volume_root:  # claimed as the instance's flavor is
+                new = new.volume_backed()
             if new.name == inst.flavor.name:
                 return self._reject(req, 400, CannotResizeToSameFlavor("When resizing, instances must change flavor!"))
             delta = Quotas.upsize_delta(inst.flavor, new)

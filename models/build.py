@@ -21,6 +21,7 @@ from models.auto_confirm import ConfirmBacklog
 from models.compute import NovaCompute
 from models.conductor import NovaConductor
 from models.database import Database
+from models.disks import GIB, BaseImage, DiskLayout, Transport
 from models.driver import LibvirtDriver
 from models.faults import FaultPlan
 from models.hosts import HostTable
@@ -163,8 +164,15 @@ def _scheduler_config(conf: Any, release: Release) -> SchedulerConfig:
         alternates=release.alternates(conf.max_attempts))
 
 
-def _check_network(loaded: LoadedScenario, topology: Topology, host_names: list[str]) -> None:
-    """Every link a fault takes down exists; every host is connected."""
+def _check_network(loaded: LoadedScenario, topology: Topology, host_names: list[str], images_used: bool) -> None:
+    """Every link a fault takes down exists; every host is connected; Glance hangs off
+    a switch that exists (when an instance has an image to fetch)."""
+    switch = loaded.model.glance.switch
+    if images_used and (switch not in topology.graph or topology.graph.degree(switch) < 2
+                        or switch in host_names):
+        nodes = sorted(n for n in topology.graph if n not in host_names and n != "glance")
+        raise loaded.error("glance.switch", f"no switch {switch!r} in the network for the image service "
+                           f"(switches: {', '.join(nodes)})")
     for i, f in enumerate(loaded.model.faults):
         if f.kind == "link_down" and not topology.graph.has_edge(f.a, f.b):
             raise loaded.error(f"faults[{i}]", f"there is no link between {f.a!r} and {f.b!r} "
@@ -186,11 +194,55 @@ def _bus(env: Environment, model: Any, streams: RandomStreams, trace: TraceRecor
     return bus, faults
 
 
-def _driver(env: Environment, copier: DiskCopier, guest: Any, conf: Any, streams: RandomStreams) -> LibvirtDriver:
+def _driver(env: Environment, copier: DiskCopier, model: Any, release: Release,
+            streams: RandomStreams) -> LibvirtDriver:
+    guest, conf, copy = model.guest, model.nova, model.copy_
+    transport = Transport(copy.transport or release.default_transport, copy.compress, copy.compression or 1.0)
     return LibvirtDriver(env, copier, shutdown=make_sampler(guest.shutdown), boot=make_sampler(guest.boot),
+                         os_boot=make_sampler(guest.os_boot),
                          shutdown_timeout=conf.shutdown_timeout, retry_interval=conf.shutdown_retry_interval,
                          ignore_acpi=guest.ignore_acpi, disk_setup_per_gib=guest.disk_setup_per_gib,
-                         rng_shutdown=streams.stream("guest.shutdown"), rng_boot=streams.stream("guest.boot"))
+                         rng_shutdown=streams.stream("guest.shutdown"), rng_boot=streams.stream("guest.boot"),
+                         rng_os_boot=streams.stream("guest.os_boot"), release=release, transport=transport,
+                         force_raw_images=conf.force_raw_images, use_cow_images=conf.use_cow_images)
+
+
+def _copier(loaded: LoadedScenario, env: Environment, sinks: Sinks, layouts: dict[str, DiskLayout],
+            host_names: list[str]) -> DiskCopier:
+    """The disk copier over the scenario's network (with Glance when an image is used)."""
+    model = loaded.model
+    images_used = any(lay.image is not None for lay in layouts.values())
+    copier = DiskCopier(env, loaded.hosts, model.network, model.copy_, sinks.flows, pools=model.storage_pools,
+                        glance=model.glance, images_used=images_used)
+    _check_network(loaded, copier.topology, host_names, images_used)
+    return copier
+
+
+def _layouts(loaded: LoadedScenario) -> dict[str, DiskLayout]:
+    """Each instance's disk layout, by name (instances with none of the keys: PLAIN)."""
+    images = {name: BaseImage(name, im.size_gb * GIB, im.disk_format, im.cached == "all")
+              for name, im in loaded.model.images.items()}
+    out: dict[str, DiskLayout] = {}
+    shared: dict[tuple, DiskLayout] = {}
+    for spec in loaded.instances:
+        key = (spec.image, spec.disk_format, spec.boot_from_volume, spec.volumes)
+        if key not in shared:
+            shared[key] = DiskLayout(images.get(spec.image) if spec.image else None, spec.disk_format,
+                                     spec.boot_from_volume, spec.volumes)
+        out[spec.name] = shared[key]
+    return out
+
+
+def _fill_caches(copier: DiskCopier, db: Database, layouts: dict[str, DiskLayout]) -> None:
+    """Each image is in the ``_base`` of the hosts its instances booted on (or everywhere)."""
+    images = {lay.image.name: lay.image for lay in layouts.values() if lay.image is not None}
+    for image in images.values():
+        if image.cached_everywhere:
+            for h in range(len(copier.host_names)):
+                copier.images.add(h, image.name)
+    for inst in db.instances.values():
+        if inst.disks.image is not None and inst.host >= 0:
+            copier.images.add(inst.host, inst.disks.image.name)
 
 
 def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sinks: Sinks, *,
@@ -225,9 +277,9 @@ def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sink
     scheduler = NovaScheduler(deps, "controller", svc.scheduler.workers, service_times(svc.scheduler.service_time),
                               streams.stream("services.scheduler"), config=config, release=release,
                               liveness=liveness, decisions=sinks.scheduling, explain=set(explain))
-    copier = DiskCopier(env, loaded.hosts, model.network, model.copy_, sinks.flows)
-    _check_network(loaded, copier.topology, hosts.names)
-    driver = _driver(env, copier, model.guest, conf, streams)
+    layouts = _layouts(loaded)
+    copier = _copier(loaded, env, sinks, layouts, hosts.names)
+    driver = _driver(env, copier, model, release, streams)
     computes: list[NovaCompute] = []
     audit = ResourceAudit(env, hosts, release, trace, book, compute_down=lambda h: computes[h].pool.stopped)
     backlog = ConfirmBacklog()
@@ -239,7 +291,8 @@ def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sink
         for i, name in enumerate(hosts.names))
     hosts.audit_offset[:] = [c.periodic_offset for c in computes]
     place_instances(loaded, flavors=flavors, hosts=hosts, db=db, quotas=quotas, specs=specs, config=config,
-                    rng=streams.stream("placement"))
+                    rng=streams.stream("placement"), layouts=layouts, release=release)
+    _fill_caches(copier, db, layouts)
     outages = Outages(env, streams, faults, trace, bus=bus, liveness=liveness, copier=copier,
                       controllers={"api": api, "conductor": conductor, "scheduler": scheduler},
                       computes=computes, backlog=backlog, audit=audit)

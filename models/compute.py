@@ -222,14 +222,20 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         self.notify(req, "instance.resize_finish.start")
         power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_migration", "start", power_on=power_on)
-        seconds = yield from self.driver.finish_migration(inst, power_on, m.old_flavor, m.new_flavor)
+        done = yield from self.driver.finish_migration(req, inst, self.index, power_on, m.old_flavor, m.new_flavor)
+        seconds = done.seconds
         failed = bool(self.faults and self.faults.boot_failure(self.index, self.env.now))
-        self.step(req, "finish_migration", "end", seconds=round(seconds, 6), **({"failed": True} if failed else {}))
+        image = {"image": done.image, "image_fetched": done.fetched,
+                 "fetch_seconds": round(done.fetch_seconds, 6)} if done.image is not None else {}
+        self.step(req, "finish_migration", "end", seconds=round(seconds, 6), **image,
+                  **({"failed": True} if failed else {}))
         if not self._still_expected(req, states.RESIZE_FINISH):
             return
         if failed:
             return self._boot_failed(req)
         inst.power_on = power_on
+        if power_on:  # the guest OS comes up after the move (not part of its latency)
+            req.ready = self.env.now + self.driver.guest_os_boot()
         m.finished_at = self.env.now
         self.save(req, migration_status=states.FINISHED)
         self.save(req, vm_state=states.RESIZED, task_state=None)
@@ -290,7 +296,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         self.save(req)
         power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_revert_migration", "start", power_on=power_on)
-        seconds = yield from self.driver.finish_migration(inst, power_on)
+        seconds = yield from self.driver.start_guest(power_on)
         self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
         if not self._still_expected(req, states.RESIZE_REVERTING):
             return
@@ -307,7 +313,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         ctx = msg.ctx
         inst = ctx.target
         yield from self.busy("reboot_instance", ctx)
-        seconds = yield from self.driver.finish_migration(inst, True)
+        seconds = yield from self.driver.start_guest(True)
         inst.power_on = True
         self.db.save(self.env.now, self.who, inst, None, vm_state=states.ACTIVE, task_state=None,
                      action="hard_reboot", seconds=round(seconds, 6))
@@ -333,7 +339,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
                 m = inst.migration
                 power_on = inst.old_vm_state != states.STOPPED
                 self.step(req, "finish_revert_migration", "start", power_on=power_on)
-                seconds = yield from self.driver.finish_migration(inst, power_on)
+                seconds = yield from self.driver.start_guest(power_on)
                 inst.power_on = power_on
                 self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
                 self.save(req, vm_state=inst.old_vm_state, task_state=None)

@@ -6,22 +6,25 @@ to ``core`` at ``network.uplink_gbps`` (hosts with no rack hang off ``core``); w
 ``network.leaf_spine`` every rack switch links to every spine instead; the general
 form is the list ``network.links``.
 
-``DiskCopier`` moves an instance's disks from the source to the destination one after
-another, in the domain's order (root, ephemeral, swap, config drive), each as one
-flow through the route's links and the two hosts' disks, capped by the transport's
-per-stream limit. Nothing crosses the network for a same-host resize or between hosts
-that share instance storage. With ``network.model: none`` each copy runs at the rate
-it would have alone on an idle network (the foundation's model).
+``DiskCopier`` runs the disk work of a move (``models.disks``): each piece one flow,
+one after another. A copy between hosts crosses the route's links (in wire bytes) and
+the two hosts' disks or storage pools; a local ``cp`` or ``qemu-img convert`` uses one
+host's disk or pool; a base image fetched from Glance crosses the links from the
+``glance`` node and is written to the destination's storage. Each flow has its
+stream's own limit (cipher, zlib, local copy, Glance). The cache of base images is
+kept per host, or per shared pool. With ``network.model: none`` each flow runs at the
+rate it would have alone on an idle network (the foundation's model).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Generator, NamedTuple, Sequence
+from dataclasses import replace
+from typing import Any, Generator, Mapping, NamedTuple, Sequence
 
 import networkx as nx
 import simpy
 
-from models.objects import Flavor, Instance
+from models.disks import Work
+from models.image_cache import ImageCache
 from models.request import Request
 from simulator.engine.bandwidth import BandwidthModel
 from simulator.engine.recorder import TableStream
@@ -34,21 +37,28 @@ class CopyStalled(Exception):
 
 
 class _Copy:
-    """One disk file's copy in flight: it may be rerouted or stall when links go down."""
+    """One stream in flight (a disk copied, converted or fetched): a network one may be
+    rerouted or stall when links go down."""
 
-    __slots__ = ("key", "src", "dst", "extra", "remaining", "done", "route", "finished", "token")
+    __slots__ = ("key", "src", "dst", "extra", "remaining", "done", "route", "finished", "token", "wire", "cap")
 
-    def __init__(self, key: str, src: str, dst: str, extra: list, remaining: float, finished: simpy.Event):
+    def __init__(self, key: str, src: str, dst: str | None, extra: list, remaining: float,
+                 finished: simpy.Event, wire: float, cap: float | None):
         self.key, self.src, self.dst, self.extra = key, src, dst, extra
         self.remaining = remaining
         self.done: simpy.Event | None = None
         self.route: Any = None
         self.finished = finished
         self.token: object | None = None
+        #: network bytes per byte of the stream (``dst`` None: a local stream)
+        self.wire = wire
+        self.cap = cap
 
 GIB = 2 ** 30
 MIB = 2 ** 20
 CORE = "core"
+#: the image service's node on the topology
+GLANCE = "glance"
 
 class FlowRow(NamedTuple):
     """A row of flows.csv: one disk file copied (or the part of it a failure left)."""
@@ -106,45 +116,32 @@ def build_graph(hosts: Sequence[Any], net: Any) -> nx.Graph:
     return g
 
 
-@dataclass(frozen=True)
-class Disk:
-    """One of an instance's disk files to copy."""
-
-    name: str
-    bytes: float
-
-
-def disks_to_copy(inst: Instance, old: Flavor, new: Flavor) -> list[Disk]:
-    """The files ``migrate_disk_and_power_off`` copies, in the domain's order: the root
-    disk's allocated size, the ephemeral disk's, the swap (Kilo copies it unless the
-    new flavor changes its size) and the config drive."""
-    disks = [Disk("disk", inst.disk_used_gb * GIB)]
-    if old.ephemeral_gb and inst.ephemeral_used_gb:
-        disks.append(Disk("disk.local", inst.ephemeral_used_gb * GIB))
-    if old.swap_mb and new.swap_mb == old.swap_mb:
-        disks.append(Disk("disk.swap", old.swap_mb * MIB))
-    if inst.config_drive_mb:
-        disks.append(Disk("disk.config", inst.config_drive_mb * MIB))
-    return [d for d in disks if d.bytes > 0]
-
-
 class DiskCopier:
-    """Copies disks between hosts over the topology (max-min) or alone (none)."""
+    """Runs the disk work of moves (``models.disks``) over the topology (max-min) or
+    alone (none), and keeps each host's (or shared pool's) ``_base`` image cache."""
 
-    def __init__(self, env: simpy.Environment, hosts: Sequence[Any], network: Any, copy: Any, rows: TableStream):
+    def __init__(self, env: simpy.Environment, hosts: Sequence[Any], network: Any, copy: Any, rows: TableStream,
+                 *, pools: Mapping[str, Any] | None = None, glance: Any = None, images_used: bool = False):
         self.env = env
         #: ``maxmin`` or ``none`` (network.model)
         self.model = network.model
         self.shared = network.model == "maxmin"
         self.bandwidth = BandwidthModel(env, keep_series=True)
-        self.topology = Topology(build_graph(hosts, network), self.bandwidth)
+        graph = build_graph(hosts, network)
+        if images_used and glance is not None:
+            graph.add_edge(GLANCE, glance.switch, bytes_per_s=gbps_to_bytes(glance.gbps), latency=0.0)
+        self.topology = Topology(graph, self.bandwidth)
         self.host_names = [h.name for h in hosts]
         self.storage = [h.storage for h in hosts]
         self.read_bps = [None if h.disk_read_mibps is None else h.disk_read_mibps * MIB for h in hosts]
         self.write_bps = [None if h.disk_write_mibps is None else h.disk_write_mibps * MIB for h in hosts]
-        self.transport = copy.transport
-        self.stream_bps = None if copy.stream_mibps is None else copy.stream_mibps * MIB
-        self.compression = copy.compression or 1.0
+        self.pool_bps = {name: p.mibps * MIB for name, p in (pools or {}).items() if p.mibps is not None}
+        self.stream_bps = _bps(copy.stream_mibps)
+        self.cipher_bps = _bps(copy.cipher_mibps)
+        self.compress_bps = _bps(copy.compress_mibps)
+        self.zeros_bps = _bps(copy.compress_zeros_mibps)
+        self.local_bps = _bps(copy.local_mibps)
+        self.glance_bps = _bps(glance.stream_mibps) if glance is not None else None
         #: flows.csv
         self.rows = rows
         self._flows = 0
@@ -152,61 +149,124 @@ class DiskCopier:
         self.stall_timeout = copy.stall_timeout
         self._moving: set[_Copy] = set()
         self._stalled: set[_Copy] = set()
+        #: each host's (or shared pool's) ``_base``
+        self.images = ImageCache(env, self.host_names, self.storage)
 
+    # -- where the disks are ---------------------------------------------------------
     def shares_storage(self, source: int, dest: int) -> bool:
+        """The two hosts share instance storage (one file pool; not rbd, whose disks
+        are not files)."""
         s = self.storage[source]
-        return s != "local" and s == self.storage[dest]
+        return s not in ("local", "rbd") and s == self.storage[dest]
 
-    def copy(self, req: Request, inst: Instance, source: int, dest: int, old: Flavor,
-             new: Flavor, fail_at: float | None = None) -> Generator[simpy.Event, Any, float]:
-        """Copy the instance's disks one after another; return the seconds it took.
-        With ``fail_at`` (a fraction of the bytes), the copy stops there (it failed)."""
+    def is_rbd(self, host: int) -> bool:
+        return self.storage[host] == "rbd"
+
+    # -- the work ---------------------------------------------------------------------
+    def run(self, req: Request, inst: str, works: Sequence[Work], source: int, dest: int,
+            fail_at: float | None = None) -> Generator[simpy.Event, Any, float]:
+        """Run ``works`` one after another (local ones on ``source``); return the
+        seconds they took. With ``fail_at`` (a fraction of their bytes), they stop
+        there (the copy failed)."""
         start = self.env.now
-        if source == dest or self.shares_storage(source, dest):
-            return 0.0
-        src, dst = self.host_names[source], self.host_names[dest]
-        disks = disks_to_copy(inst, old, new)
-        if fail_at is not None:  # copy until the failure: the disks before it, part of one
-            stop = fail_at * sum(d.bytes for d in disks)
+        if fail_at is not None:  # the work until the failure: the pieces before it, part of one
+            stop = fail_at * sum(w.bytes for w in works)
             cut = []
-            for d in disks:
+            for w in works:
                 if stop <= 0:
                     break
-                cut.append(Disk(d.name, min(d.bytes, stop)))
-                stop -= d.bytes
-            disks = cut
-        for disk in disks:
-            self._flows += 1
-            flow_id = self._flows
-            self.bytes_copied += disk.bytes
-            key = f"{req.request}:{inst.name}:{disk.name}:{flow_id}"
-            wire = disk.bytes / self.compression
-            extra = []  # the two disks, each read or written `compression` bytes per wire byte
-            for bps, host in ((self.read_bps[source], f"{src}.disk.read"), (self.write_bps[dest], f"{dst}.disk.write")):
-                if bps is not None:
-                    extra.append((self.bandwidth.resource(host, bps), self.compression))
-            t0 = self.env.now
-            if self.shared:
-                c = _Copy(key, src, dst, extra, wire, self.env.event())
-                self._start(c)
-                try:
-                    yield c.finished
-                except (simpy.Interrupt, CopyStalled):  # the process died, or TCP gave up
-                    moved = (wire - self._stop(c)) * self.compression
-                    self.rows.add(FlowRow(flow_id, req.request, inst.name, disk.name, src, dst, int(moved),
-                                          round(t0, 6), round(self.env.now, 6), None, self.transport,
-                                          c.route.describe() if c.route else ""))
-                    raise
-                route = c.route
+                cut.append(replace(w, bytes=min(w.bytes, stop)))
+                stop -= w.bytes
+            works = cut
+        for w in works:
+            if w.kind == "fetch":
+                yield from self._stream(req, inst, w, GLANCE, dest)
+            elif w.kind == "copy":
+                yield from self._stream(req, inst, w, source, dest)
             else:
-                route = self.topology.route(src, dst, key)
-                uses = [(r, 1.0) for r in route.links] + extra
-                yield self.env.timeout(route.latency + wire / self._alone_rate(uses))
-            t1 = self.env.now
-            mibps = disk.bytes / MIB / (t1 - t0 - route.latency) if t1 - t0 > route.latency else 0.0
-            self.rows.add(FlowRow(flow_id, req.request, inst.name, disk.name, src, dst, int(disk.bytes),
-                                  round(t0, 6), round(t1, 6), round(mibps, 3), self.transport, route.describe()))
+                yield from self._stream(req, inst, w, source, None)
         return self.env.now - start
+
+    def ensure_base(self, req: Request, inst: str, host: int, works: Sequence[Work], image: str
+                    ) -> Generator[simpy.Event, Any, tuple[float, bool]]:
+        """The destination's ``_base`` gets ``image`` (``works``: the fetch and the
+        convert) unless it holds it; returns (seconds, whether this move fetched it)."""
+        t0 = self.env.now
+
+        def fetch() -> Generator[simpy.Event, Any, None]:
+            for w in works:
+                yield from self._stream(req, inst, w, GLANCE if w.kind == "fetch" else host,
+                                        host if w.kind == "fetch" else None)
+        fetched = yield from self.images.fill(host, image, fetch)
+        return self.env.now - t0, fetched
+
+    def _storage(self, host: int, read: float, write: float) -> list[tuple[Any, float]]:
+        """The resources a stream uses on ``host``'s storage, per byte it reads: its
+        pool's throughput (reads and writes alike), or its disk's read and write."""
+        s = self.storage[host]
+        if s in self.pool_bps:
+            w = read + write
+            return [(self.bandwidth.resource(f"pool.{s}", self.pool_bps[s]), w)] if w > 0 else []
+        name = self.host_names[host]
+        uses = []
+        if read > 0 and self.read_bps[host] is not None:
+            uses.append((self.bandwidth.resource(f"{name}.disk.read", self.read_bps[host]), read))
+        if write > 0 and self.write_bps[host] is not None:
+            uses.append((self.bandwidth.resource(f"{name}.disk.write", self.write_bps[host]), write))
+        return uses
+
+    def _stream(self, req: Request, inst: str, w: Work, source: int | str, dest: int | None
+                ) -> Generator[simpy.Event, Any, None]:
+        """One stream: over the network from ``source`` (a host, or ``glance``) to
+        ``dest``, or local on ``source`` (``dest`` None)."""
+        self._flows += 1
+        flow_id = self._flows
+        if w.kind in ("copy", "cp"):
+            self.bytes_copied += w.bytes
+        net = dest is not None
+        if isinstance(source, str):  # from Glance: only the destination's storage
+            src, extra = source, self._storage(dest, 0.0, w.write)
+        else:
+            src = self.host_names[source]
+            extra = self._storage(source, w.read, 0.0 if net else w.write)
+            if net:
+                extra += self._storage(dest, 0.0, w.write)
+        dst = self.host_names[dest] if net else None
+        if w.kind == "fetch":
+            cap = self.glance_bps
+        elif w.kind == "copy":
+            cap = self.stream_bps or (self._compress_cap(w) if w.compressed else self.cipher_bps)
+        else:
+            cap = self.local_bps
+        key = f"{req.request}:{inst}:{w.disk}:{flow_id}"
+        c = _Copy(key, src, dst, extra, w.bytes, self.env.event(), w.wire, cap)
+        t0 = self.env.now
+        if self.shared:
+            self._start(c)
+            try:
+                yield c.finished
+            except (simpy.Interrupt, CopyStalled):  # the process died, or TCP gave up
+                moved = w.bytes - self._stop(c)
+                self.rows.add(FlowRow(flow_id, req.request, inst, w.disk, src, dst or src, int(moved),
+                                      round(t0, 6), round(self.env.now, 6), None, w.transport, _where(c)))
+                raise
+        else:
+            c.route = self.topology.route(src, dst, key) if net else None
+            latency = c.route.latency if net else 0.0
+            yield self.env.timeout(latency + w.bytes / _alone_rate(_uses(c), cap))
+        latency = c.route.latency if c.route is not None else 0.0
+        t1 = self.env.now
+        mibps = w.bytes / MIB / (t1 - t0 - latency) if t1 - t0 > latency else 0.0
+        self.rows.add(FlowRow(flow_id, req.request, inst, w.disk, src, dst or src, int(w.bytes),
+                              round(t0, 6), round(t1, 6), round(mibps, 3), w.transport, _where(c)))
+
+    def _compress_cap(self, w: Work) -> float | None:
+        """A compressing stream's limit in bytes read: zlib's rate through the data,
+        and its faster rate through the holes (``w.read`` of the bytes are data)."""
+        c, z = self.compress_bps, self.zeros_bps
+        if c is None or z is None or w.read >= 1.0:
+            return c
+        return 1.0 / (w.read / c + (1.0 - w.read) / z)
 
     def summary(self, now: float, top: int = 20, bins: int = 50) -> dict[str, Any]:
         """summary.json's ``network``: flows copied, and the busiest links and disks:
@@ -219,6 +279,7 @@ class DiskCopier:
             "flows": self._flows,
             "gib_copied": round(self.bytes_copied / 2 ** 30, 6),
             "recomputes": self.bandwidth.recomputes,
+            "images": self.images.summary(),
             "links": {r.name: {"capacity_gbps": round(r.capacity * 8 / 1e9, 6),
                                "mean_utilisation": round(r.utilisation(now), 6),
                                "peak_utilisation": round(r.peak / r.capacity, 6),
@@ -229,15 +290,16 @@ class DiskCopier:
 
     # -- links going down and up -----------------------------------------------------------
     def _start(self, c: _Copy) -> None:
-        """Move what is left of a copy over a route that is up, or stall it."""
-        try:
-            route = self.topology.route(c.src, c.dst, c.key)
-        except NoRoute:
-            self._stall(c)
-            return
-        c.route = route
-        uses = [(r, 1.0) for r in route.links] + c.extra
-        c.done = self.bandwidth.transfer(c.remaining, uses, cap=self.stream_bps, latency=route.latency)
+        """Move what is left of a stream (over a route that is up), or stall it."""
+        latency = 0.0
+        if c.dst is not None:
+            try:
+                c.route = self.topology.route(c.src, c.dst, c.key)
+            except NoRoute:
+                self._stall(c)
+                return
+            latency = c.route.latency
+        c.done = self.bandwidth.transfer(c.remaining, _uses(c), cap=c.cap, latency=latency)
         c.done.callbacks.append(lambda ev, c=c, done=c.done: self._moved(c, done))
         self._moving.add(c)
 
@@ -295,11 +357,31 @@ class DiskCopier:
                 c.remaining -= self.bandwidth.abort(c.done)
                 self._start(c)
 
-    def _alone_rate(self, uses: list[tuple[Any, float]]) -> float:
-        """The rate a flow would get alone: its tightest capacity."""
-        rates = [r.capacity / w for r, w in uses]
-        if self.stream_bps is not None:
-            rates.append(self.stream_bps)
-        if not rates:
-            raise ValueError("a copy crosses no link with a capacity")
-        return min(rates)
+
+
+def _alone_rate(uses: list[tuple[Any, float]], cap: float | None) -> float:
+    """The rate a stream would get alone: its tightest capacity."""
+    rates = [r.capacity / w for r, w in uses]
+    if cap is not None:
+        rates.append(cap)
+    if not rates:
+        raise ValueError("a copy crosses no link with a capacity")
+    return min(rates)
+
+
+def _where(c: _Copy) -> str:
+    """flows.csv's ``route``: the links crossed, or ``local`` for a stream on one host."""
+    if c.dst is None:
+        return "local"
+    return c.route.describe() if c.route else ""
+
+
+def _uses(c: _Copy) -> list[tuple[Any, float]]:
+    """A stream's resources and its weight on each: the route's links (in wire bytes),
+    the disks or pools."""
+    links = [(r, c.wire) for r in c.route.links] if c.route is not None and c.wire > 0 else []
+    return links + c.extra
+
+
+def _bps(mibps: float | None) -> float | None:
+    return None if mibps is None else mibps * MIB

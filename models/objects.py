@@ -1,9 +1,10 @@
 """The records Nova keeps in its database that the pipeline reads and writes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from models import states
+from models.disks import PLAIN, DiskLayout
 
 
 @dataclass(frozen=True)
@@ -16,11 +17,19 @@ class Flavor:
     root_gb: int
     ephemeral_gb: int = 0
     swap_mb: int = 0
+    #: claimed for a volume-backed instance in modern Nova: placement asks no DISK_GB
+    #: for the root (Rocky on); Kilo's claims count root_gb anyway
+    volume_root: bool = False
 
     @property
     def disk_gb(self) -> int:
-        """Disk the resource tracker counts for it (root + ephemeral, as Kilo does)."""
-        return self.root_gb + self.ephemeral_gb
+        """Disk the claims count for it: root + ephemeral (ephemeral only for a
+        volume-backed instance under placement)."""
+        return self.ephemeral_gb if self.volume_root else self.root_gb + self.ephemeral_gb
+
+    def volume_backed(self) -> "Flavor":
+        """This flavor as placement claims it for a volume-backed instance."""
+        return self if self.volume_root else replace(self, volume_root=True)
 
 
 class Migration:
@@ -50,7 +59,7 @@ class Instance:
     __slots__ = ("name", "index", "flavor", "host", "vm_state", "task_state", "power_on",
                  "disk_used_gb", "migration", "request", "project", "zone", "group",
                  "same_host", "different_host", "io_host", "ephemeral_used_gb", "config_drive_mb",
-                 "old_vm_state", "changed_at")
+                 "old_vm_state", "changed_at", "disks")
 
     def __init__(self, name: str, index: int, flavor: Flavor, host: int, disk_used_gb: float,
                  vm_state: str = states.ACTIVE, project: str = "default", zone: str | None = None):
@@ -79,6 +88,8 @@ class Instance:
         self.old_vm_state = vm_state
         #: when its states last changed (the operator's "left in a task state this long")
         self.changed_at = 0.0
+        #: how its disks are stored (image, format, volumes)
+        self.disks: DiskLayout = PLAIN
 
     @property
     def accepts_move(self) -> bool:

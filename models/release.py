@@ -44,6 +44,28 @@ class Release:
     #: a resource audit stops counting an abandoned move's claims (Kilo's resource
     #: tracker); placement's allocations are no audit's to heal (they leak)
     audit_heals_claims: bool
+    #: migrate_disk_and_power_off flattens a qcow2 disk onto its backing file
+    #: (``qemu-img convert``) and copies the whole image (Kilo); else the overlay alone
+    #: is copied and the destination needs the base image (Liberty on)
+    flattens_backing_files: bool
+    #: the swap disk is copied unless the new flavor changes its size (Kilo); else it
+    #: is recreated on the destination (Ocata on)
+    copies_swap: bool
+    #: the transport when ``copy.transport`` is not set: Kilo's ``rsync`` (scp only if
+    #: its dry run fails), modern ``[libvirt] remote_filesystem_transport = ssh`` (scp)
+    default_transport: str
+    #: the transport compresses qcow2 disks too (Kilo's ``rsync --compress``); else only
+    #: the others (modern ``scp -C`` / ``rsync --compress`` for non-qcow2 disks)
+    compresses_qcow2: bool
+    #: scp compresses at all (modern ``scp -C`` for non-qcow2 disks, Victoria on);
+    #: Kilo's scp fallback does not
+    scp_compresses: bool
+    #: placement asks DISK_GB for the root of a volume-backed instance (Kilo's resource
+    #: tracker and DiskFilter count the flavor's root_gb anyway); modern Nova does not
+    volume_root_claims_disk: bool
+    #: the config drive of an rbd-backed instance is a local file that is copied
+    #: (Kilo); else it is imported into rbd with the other disks (Mitaka on)
+    config_drive_local_on_rbd: bool
 
     def alternates(self, max_attempts: int) -> int:
         """How many alternate hosts the scheduler returns with its pick."""
@@ -66,6 +88,13 @@ KILO = Release(
     keeps_request_spec=False,
     scheduler_client_retries=True,
     audit_heals_claims=True,
+    flattens_backing_files=True,
+    copies_swap=True,
+    default_transport="rsync",
+    compresses_qcow2=True,
+    scp_compresses=False,
+    volume_root_claims_disk=True,
+    config_drive_local_on_rbd=True,
 )
 
 MODERN = Release(
@@ -85,6 +114,13 @@ MODERN = Release(
     keeps_request_spec=True,
     scheduler_client_retries=False,
     audit_heals_claims=False,
+    flattens_backing_files=False,
+    copies_swap=False,
+    default_transport="scp",
+    compresses_qcow2=False,
+    scp_compresses=True,
+    volume_root_claims_disk=False,
+    config_drive_local_on_rbd=False,
 )
 
 #: the releases a scenario may name, by ``nova.release``

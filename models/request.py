@@ -20,7 +20,7 @@ PHASES = ("api", "conductor", "scheduler", "prep_resize", "resize_instance", "po
 #: columns of requests.csv, in order
 COLUMNS = ("request", "instance", "op", "flavor_old", "flavor_new", "source", "dest",
            "submitted", "finished", "status", "reason", "http_status", "latency", "attempts",
-           *PHASES, "confirm", "revert", "queue_wait")
+           *PHASES, "confirm", "revert", "queue_wait", "time_to_ready")
 
 
 class Request:
@@ -32,7 +32,7 @@ class Request:
                  "confirm_after", "workload", "target", "attempt", "settled",
                  "requested_host", "ended", "revert_after", "revert_chance", "revert_started",
                  "revert", "action", "quota_delta", "explain", "action_pending", "migration",
-                 "allocation", "prep_cleared")
+                 "allocation", "prep_cleared", "ready")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
@@ -81,6 +81,8 @@ class Request:
         self.explain: list["SchedulingRecord"] = []
         #: a restarted compute's init_host cleared this request's resize_prep
         self.prep_cleared = False
+        #: when the guest OS was up on the destination (finish_resize + guest.os_boot)
+        self.ready: float | None = None
 
     def enter(self, phase: str, now: float) -> None:
         """The critical path moves on to ``phase`` at ``now``."""
@@ -103,6 +105,7 @@ class Request:
     def row(self) -> dict[str, Any]:
         r = {c: getattr(self, c, None) for c in COLUMNS if c not in self.phases}
         r["latency"] = self.latency
+        r["time_to_ready"] = None if self.ready is None else self.ready - self.submitted
         r.update(self.phases)
         return {c: r[c] for c in COLUMNS}
 

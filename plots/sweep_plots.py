@@ -75,9 +75,18 @@ def _by_point(records: list[dict[str, Any]], key: str, extra: bool = True) -> di
 
 
 def _group_label(sweep: dict[str, Any], point: dict[str, Any]) -> str | None:
-    """The line a point belongs to: the values of every varied key but the first."""
-    others = list(sweep["vary"])[1:]
-    return ", ".join(f"{k} = {point.get(k)}" for k in others) if others else None
+    """The line a point belongs to: the values of every varied key but the first (keys
+    with one value in the whole sweep say nothing and are left out)."""
+    others = [k for k in list(sweep["vary"])[1:] if len({repr(pt.get(k)) for pt in sweep["points"]}) > 1]
+    return ", ".join(f"{_short(k)} = {point.get(k)}" for k in others) if others else None
+
+
+def _short(key: str) -> str:
+    """A legend's name for a key: keys set together by one value (``hosts[0].nic_gbps,
+    hosts[1].nic_gbps``) by their common last part when they share one."""
+    parts = key.split(",")
+    tails = {p.rsplit(".", 1)[-1] for p in parts}
+    return tails.pop() if len(parts) > 1 and len(tails) == 1 else key
 
 
 def _x(value: Any) -> Any:
@@ -160,11 +169,12 @@ def _throughput(d: Path, sweep: dict[str, Any], records: list[dict[str, Any]]) -
             ax.axvline(sat, color="#c44e52", linestyle="--", linewidth=1)
             marks.append(f"saturates at {sat:.0f}/h" + (f" ({g})" if g else ""))
     if marks:
-        ax.text(0.02, 0.97, "\n".join(marks), transform=ax.transAxes, va="top", fontsize=8, color="#c44e52")
+        ax.text(0.98, 0.03, "\n".join(marks), transform=ax.transAxes, va="bottom", ha="right", fontsize=8,
+                color="#c44e52")
     ax.set_xlabel("offered load (requests per hour)")
     ax.set_ylabel("throughput (moves per hour)")
     ax.set_title("throughput against offered load", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     return _save(fig, d / "throughput.png")
 
 

@@ -95,7 +95,7 @@ def test_revert_moves_everything_back():
     assert hosts[-1] == source
     released = [r["released"] for r in events_of(result.trace, 1, "state") if r.get("released")]
     assert released == [dest]  # revert frees the destination
-    assert r1["revert"] == pytest.approx(0.05 + 0.001 + 0.01 + 0.001 + 0.01 + 25)
+    assert r1["revert"] == pytest.approx(0.05 + 0.001 + 0.01 + 0.001 + 0.01 + 1)
     # the second request flipped its coin at VERIFY_RESIZE (seed 4: confirm)
     assert result.request(2)["status"] in ("confirmed", "reverted")
 

@@ -43,19 +43,25 @@ def test_an_already_stopped_instance_skips_power_off_and_stays_stopped():
 
 
 def test_disks_are_copied_one_after_another_in_the_domains_order():
+    """Kilo: the root (no backing file) is copied as it is; the qcow2 ephemeral and swap
+    are overlays on a blank base, so each is first flattened by ``qemu-img convert``
+    (500 MiB/s, copy.local_mibps) and then copied; the config drive is copied."""
     s = tiny(flavors={"small": {"vcpus": 1, "ram_mb": 2048, "root_gb": 20, "ephemeral_gb": 10, "swap_mb": 1024},
                       "medium": {"vcpus": 2, "ram_mb": 4096, "root_gb": 40, "ephemeral_gb": 10, "swap_mb": 1024}},
              instances=[{"name": "vm1", "flavor": "small", "disk_used_gb": 4, "ephemeral_used_gb": 2,
                          "config_drive_mb": 64, "host": "cmp1"}])
     result = simulator.run(s)
     flows = result.flows
-    assert [f[3] for f in flows] == ["disk", "disk.local", "disk.swap", "disk.config"]
-    assert [f[6] for f in flows] == [4 * GIB, 2 * GIB, 1024 * MIB, 64 * MIB]
+    assert [(f[3], f[10]) for f in flows] == [
+        ("disk", "rsync -z"), ("disk.local", "qemu-img"), ("disk.local", "rsync -z"),
+        ("disk.swap", "qemu-img"), ("disk.swap", "rsync -z"), ("disk.config", "rsync -z")]
+    assert [f[6] for f in flows] == [4 * GIB, 2 * GIB, 2 * GIB, 1024 * MIB, 1024 * MIB, 64 * MIB]
     for a, b in zip(flows, flows[1:]):
         assert b[7] == pytest.approx(a[8])  # each starts when the previous ends
-    total = (4 * GIB + 2 * GIB + 1024 * MIB + 64 * MIB) * 8 / 1e9
-    assert result.request(1)["disk_copy"] == pytest.approx(total)
-    assert flows[0][11] == "cmp1>core>cmp2"
+    network = (4 * GIB + 2 * GIB + 1024 * MIB + 64 * MIB) * 8 / 1e9  # the 1 Gbit/s NIC
+    converts = (2048 + 1024) / 500
+    assert result.request(1)["disk_copy"] == pytest.approx(network + converts)
+    assert flows[0][11] == "cmp1>core>cmp2" and flows[1][11] == "local"
 
 
 def test_swap_is_not_copied_when_the_new_flavor_changes_its_size():
@@ -64,10 +70,30 @@ def test_swap_is_not_copied_when_the_new_flavor_changes_its_size():
     assert [f[3] for f in simulator.run(s).flows] == ["disk"]
 
 
-def test_nothing_crosses_the_network_between_hosts_sharing_storage():
+def test_hosts_sharing_storage_copy_with_a_local_cp_through_it():
+    """On shared storage the source copies each disk with ``cp`` into the new
+    directory on the same storage: nothing crosses the network; the cp is bound by
+    copy.local_mibps (500 MiB/s), or by the pool's throughput, which it reads and
+    writes (each byte twice)."""
     s = tiny()
     for h in s["hosts"]:
-        h["storage"] = "ceph-pool"
+        h["storage"] = "nfs"
+    result = simulator.run(s)
+    assert result.request(1)["disk_copy"] == pytest.approx(20 * 1024 / 500)
+    [flow] = result.flows
+    assert (flow[3], flow[4], flow[5], flow[6], flow[10], flow[11]) == ("disk", "cmp1", "cmp1", 20 * GIB, "cp", "local")
+    assert result.summary["network"]["links"] == {}
+    s["storage_pools"] = {"nfs": {"mibps": 200}}
+    result = simulator.run(s)
+    assert result.request(1)["disk_copy"] == pytest.approx(20 * 1024 / 100)
+    assert result.summary["network"]["links"]["pool.nfs"]["peak_utilisation"] == pytest.approx(1.0)
+
+
+def test_nothing_is_copied_on_rbd():
+    """``images_type = rbd``: the disks are Ceph volumes, not files; nothing is copied."""
+    s = tiny()
+    for h in s["hosts"]:
+        h["storage"] = "rbd"
     result = simulator.run(s)
     assert result.request(1)["disk_copy"] == 0 and result.flows == []
 
@@ -100,7 +126,7 @@ def test_disk_throughput_stream_cap_and_compression_bound_a_copy():
     assert row.request(1)["disk_copy"] == pytest.approx(20 * 1024 / 100)
     assert row.flows[0][10] == "scp"
     # compression 2: half the bytes on the wire; the disk reads all of them
-    s = tiny(copy={"compression": 2})
+    s = tiny(copy={"compression": 2, "cipher_mibps": None, "compress_mibps": None})
     assert simulator.run(s).request(1)["disk_copy"] == pytest.approx(20 * GIB * 8 / 1e9 / 2)
 
 

@@ -47,15 +47,19 @@ def test_twenty_gib_at_one_gbit_is_171_8_seconds():
     assert round(row["disk_copy"], 1) == 171.8
 
 
-def test_copy_uses_the_slower_nic_and_nothing_for_a_same_host_resize():
+def test_copy_uses_the_slower_nic_and_a_local_cp_for_a_same_host_resize():
     fast = tiny()
     fast["hosts"][0]["nic_gbps"] = 25
     row = simulator.run(fast).request(1)
     assert row["disk_copy"] == pytest.approx(20 * GIB * 8 / 10e9)
     same = tiny(nova={"allow_resize_to_same_host": True},
                 hosts=[{"name": "cmp1", "vcpus": 16, "ram_mb": 65536, "disk_gb": 1000, "nic_gbps": 1}])
-    row = simulator.run(same).request(1)
-    assert (row["source"], row["dest"], row["disk_copy"]) == ("cmp1", "cmp1", 0.0)
+    result = simulator.run(same)
+    row = result.request(1)
+    # a same-host resize copies with a local cp (500 MiB/s, copy.local_mibps), no network
+    assert (row["source"], row["dest"]) == ("cmp1", "cmp1")
+    assert row["disk_copy"] == pytest.approx(20 * 1024 / 500)
+    assert [(f[10], f[11]) for f in result.flows] == [("cp", "local")]
 
 
 @pytest.mark.parametrize("stops_after, seen, hard", [

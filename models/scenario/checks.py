@@ -52,6 +52,18 @@ def _hosts(loaded: LoadedScenario, check: Checker) -> None:
             loaded.hosts.append(HostSpec(n, h.rack, h.vcpus, h.ram_mb, h.disk_gb, h.nic_gbps,
                                          h.availability_zone, h.enabled, h.disk_read_mibps,
                                          h.disk_write_mibps, h.storage, h.up))
+    pools = {h.storage for h in model.hosts} - {"local", "rbd"}
+    for name in model.storage_pools:
+        if name not in pools:
+            check.fail(("storage_pools", name), f"no host names storage pool {name!r} as its 'storage' "
+                       f"(pools named: {', '.join(sorted(pools)) or 'none'})")
+    if model.copy_.local_mibps is None:
+        for i, h in enumerate(model.hosts):
+            pooled = h.storage in model.storage_pools and model.storage_pools[h.storage].mibps is not None
+            if h.storage != "rbd" and not pooled and (h.disk_read_mibps is None or h.disk_write_mibps is None):
+                check.fail(("copy", "local_mibps"), f"with no limit on local copies, hosts[{i}] needs "
+                           "disk_read_mibps and disk_write_mibps (or a storage pool with mibps): "
+                           "a local copy would take no time")
     switches = {"core"} | {f"spine{k}" for k in range(1, (model.network.leaf_spine.spines
                                                           if model.network.leaf_spine else 0) + 1)}
     for i, h in enumerate(model.hosts):
@@ -73,7 +85,8 @@ def _service_times(model: Scenario, check: Checker) -> None:
 def _links(model: Scenario, host_names: set[str], check: Checker) -> None:
     if model.network.links is None:
         return
-    unlimited_ok = model.copy_.stream_mibps is not None
+    c = model.copy_
+    unlimited_ok = c.stream_mibps is not None or (c.cipher_mibps is not None and c.compress_mibps is not None)
     net = model.network
     switches = {"core"} | {h.rack for h in model.hosts if h.rack is not None}
     for k, name in enumerate(net.switches or []):
@@ -107,7 +120,8 @@ def _links(model: Scenario, host_names: set[str], check: Checker) -> None:
         for end in (link.a, link.b):
             if end in host_names and link.gbps is None and not unlimited_ok:
                 check.fail(("network", "links", i, "gbps"),
-                           f"the link of host {end} needs a capacity (gbps), or set copy.stream_mibps: "
+                           f"the link of host {end} needs a capacity (gbps), or give copies a stream limit "
+                           f"(copy.stream_mibps, or both copy.cipher_mibps and copy.compress_mibps): "
                            f"a copy over links that never limit would take no time")
 
 
@@ -140,6 +154,14 @@ def _instances(loaded: LoadedScenario, host_names: set[str], check: Checker) -> 
         if eph > fl.ephemeral_gb:
             check.fail(("instances", i, "ephemeral_used_gb"),
                        f"{eph:g} GiB used is more than flavor {g.flavor}'s ephemeral disk of {fl.ephemeral_gb} GiB")
+        if g.image is not None and g.image not in model.images:
+            known = ", ".join(sorted(model.images)) or "none declared"
+            check.fail(("instances", i, "image"), f"unknown image {g.image!r} (declare it under 'images'; "
+                       f"images: {known})")
+        if g.image is not None and g.boot_from_volume:
+            check.fail(("instances", i, "image"), "a volume-backed instance's root disk is the volume: "
+                       "leave out 'image' or 'boot_from_volume'")
+        disk_format = g.disk_format or ("qcow2" if model.nova.use_cow_images else "raw")
         room = MAX_COUNT - len(inst_names)
         if g.name is not None:
             try:
@@ -161,7 +183,8 @@ def _instances(loaded: LoadedScenario, host_names: set[str], check: Checker) -> 
             loaded.instances.append(InstanceSpec(
                 n, g.flavor, used, g.host, g.vm_state, i, g.project, g.availability_zone,
                 tuple(hints.same_host) if hints else (), tuple(hints.different_host) if hints else (),
-                eph, g.config_drive_mb))
+                eph, g.config_drive_mb, g.image, disk_format, g.boot_from_volume,
+                (g.volumes.size_gb,) * g.volumes.count if g.volumes else ()))
 
 
 def _hints_and_groups(loaded: LoadedScenario, inst_names: set[str], check: Checker) -> None:

@@ -17,7 +17,7 @@ from models.catalog import SERVICE_OPERATIONS, SERVICES
 from models.faults import FAULT_KINDS
 from models.release import RELEASES
 from models.scheduler import FILTERS, WEIGHERS
-from simulator.engine.fields import (GiB, Gbps, Interval, MiB, MiBps, Multiplier, NonNegInt, PosFloat, PosInt,
+from simulator.engine.fields import (GiB, Gbps, PosGiB, Interval, MiB, MiBps, Multiplier, NonNegInt, PosFloat, PosInt,
                                      PosSeconds, PosWholeGiB, PosWholeMiB, Rate, Seconds, Seed, Strict, Vcpus,
                                      WholeGiB, WholeMiB, Workers, distribution)
 
@@ -97,6 +97,11 @@ class Nova(Strict):
     #: report is older than service_down_time (ComputeFilter)
     report_interval: Interval = 10.0
     service_down_time: PosSeconds = 60.0
+    #: instance disks are qcow2 overlays on a base image in the ``_base`` cache (an
+    #: instance's ``disk_format`` defaults to ``qcow2``), else raw files
+    use_cow_images: bool = True
+    #: a base image fetched from Glance in qcow2 is converted to raw in ``_base``
+    force_raw_images: bool = True
 
     @field_validator("scheduler_default_filters")
     @classmethod
@@ -142,7 +147,9 @@ class Host(Strict):
     #: the local disk's throughput for copies read from and written to it (None: no limit)
     disk_read_mibps: Optional[MiBps] = None
     disk_write_mibps: Optional[MiBps] = None
-    #: ``local`` instance storage, or the name of a pool shared by the hosts naming it
+    #: ``local`` instance storage; ``rbd`` (``[libvirt] images_type = rbd``: the disks
+    #: live in Ceph and are never copied); or the name of a pool of shared file storage
+    #: (NFS and the like) that the hosts naming it share
     storage: str = "local"
 
 
@@ -171,12 +178,57 @@ class InstanceGroup(Strict):
     availability_zone: Optional[str] = None
     #: boot-time scheduler hints; modern Nova keeps them in the RequestSpec for moves
     scheduler_hints: Optional["Hints"] = None
+    #: the Glance image it was booted from (a name under ``images``): its disk is an
+    #: overlay on that base image; none: a disk with no backing file
+    image: Optional[str] = None
+    #: how its disks are stored: ``qcow2`` (default with ``nova.use_cow_images``) or ``raw``
+    disk_format: Optional[Literal["qcow2", "raw"]] = None
+    #: the root disk is a Cinder volume: never copied (modern placement claims no
+    #: DISK_GB for it; Kilo counts the flavor's root_gb anyway)
+    boot_from_volume: bool = False
+    #: Cinder volumes attached to it: never copied
+    volumes: Optional["Volumes"] = None
 
     @model_validator(mode="after")
     def _name_or_count(self) -> "InstanceGroup":
         if (self.name is None) == (self.count is None):
             raise ValueError("give either 'name' (a name or a range such as 'vm[001-040]') or 'count'")
         return self
+
+
+class Volumes(Strict):
+    count: Annotated[int, Field(gt=0, le=1000)]
+    size_gb: PosWholeGiB
+
+
+class Image(Strict):
+    """A Glance image instances boot from (the base of their qcow2 overlays)."""
+
+    #: its size as Glance stores and serves it, and as its data in ``_base``
+    size_gb: PosGiB
+    #: Glance's disk format: a qcow2 image is converted to raw when fetched into
+    #: ``_base`` (``nova.force_raw_images``)
+    disk_format: Literal["qcow2", "raw"] = "qcow2"
+    #: whose ``_base`` cache holds it at the start: ``booted`` (the hosts, or shared
+    #: pools, its instances start on) or ``all``
+    cached: Literal["booted", "all"] = "booted"
+
+
+class StoragePool(Strict):
+    #: the pool's throughput, shared by every copy through it (a ``cp`` on shared
+    #: storage reads and writes each byte); none: no limit
+    mibps: Optional[MiBps] = None
+
+
+class Glance(Strict):
+    """The image service's node on the topology, where base images are fetched from."""
+
+    #: the switch (``core``, a rack, a spine or one of ``network.switches``) it hangs off
+    switch: str = "core"
+    #: its link to that switch
+    gbps: Gbps = 10.0
+    #: one download's own limit (none: only the links limit it)
+    stream_mibps: Optional[MiBps] = None
 
 
 class Hints(Strict):
@@ -206,10 +258,14 @@ class Guest(Strict):
     ignore_acpi: Annotated[float, Field(ge=0, le=1)] = 0.0
     #: finish_migration's disk set-up (resize / convert) per GiB of the instance's disks
     disk_setup_per_gib: Seconds = 0.0
-    #: from the domain's definition until it runs (Nova polls every 0.5 s)
-    boot: Any = 20.0
+    #: from the domain's creation until libvirt reports it running, which is all
+    #: ``_wait_for_running`` waits for (polled every 0.5 s; an estimate, not a Nova figure)
+    boot: Any = 1.0
+    #: from then until the guest OS is up: not part of the move (Nova does not wait for
+    #: it); requests.csv's ``time_to_ready`` adds it
+    os_boot: Any = 0.0
 
-    _check = field_validator("shutdown", "boot", mode="before")(lambda cls, v: distribution(v))
+    _check = field_validator("shutdown", "boot", "os_boot", mode="before")(lambda cls, v: distribution(v))
 
 
 class Link(Strict):
@@ -261,11 +317,24 @@ class Network(Strict):
 
 
 class Copy(Strict):
-    #: Kilo tries ``rsync`` first, then ``scp`` (recorded in flows.csv)
-    transport: Literal["rsync", "scp"] = "rsync"
-    #: one stream's own limit (a single scp is CPU bound near 110 MiB/s); None: none
+    #: ``rsync`` or ``scp``; none: the release's (Kilo rsync, modern scp)
+    transport: Optional[Literal["rsync", "scp"]] = None
+    #: whether the stream compresses; none: as the release does (Kilo's rsync always;
+    #: modern only for disks that are not qcow2)
+    compress: Optional[bool] = None
+    #: one uncompressed ssh stream's limit (one core's cipher); null: no limit
+    cipher_mibps: Optional[MiBps] = 500.0
+    #: one compressing stream's limit, in bytes read (one core's zlib); null: no limit
+    compress_mibps: Optional[MiBps] = 35.0
+    #: the same through a raw file's holes (zeros), which zlib runs through about five
+    #: times faster than through data; null: as slow as the data
+    compress_zeros_mibps: Optional[MiBps] = 175.0
+    #: one local copy's limit (``cp`` on a host or shared storage, ``qemu-img convert``);
+    #: null: only the disks' and pools' throughput limit it
+    local_mibps: Optional[MiBps] = 500.0
+    #: one limit for every network stream, replacing the two above; none: those
     stream_mibps: Optional[MiBps] = None
-    #: bytes on disk per byte on the wire (>= 1); None: no compression
+    #: bytes read per byte on the wire of a compressing stream (>= 1); none: 1
     compression: Optional[Annotated[float, Field(ge=1, le=1000, allow_inf_nan=False)]] = None
     #: a copy whose route stays down this long fails (TCP's retransmission give-up)
     stall_timeout: PosSeconds = 900.0
@@ -435,6 +504,9 @@ class Scenario(Strict):
     guest: Guest = Field(default_factory=Guest)
     network: Network = Field(default_factory=Network)
     copy_: Copy = Field(default_factory=Copy, alias="copy")
+    images: dict[str, Image] = Field(default_factory=dict)
+    storage_pools: dict[str, StoragePool] = Field(default_factory=dict)
+    glance: Glance = Field(default_factory=Glance)
     faults: list[Fault] = Field(default_factory=list)
     operator: Operator = Field(default_factory=Operator)
     workload: list[WorkloadEntry] = Field(default_factory=list)

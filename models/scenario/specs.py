@@ -44,6 +44,12 @@ class InstanceSpec:
     different_host: tuple[str, ...] = ()
     ephemeral_used_gb: float = 0.0
     config_drive_mb: float = 0.0
+    #: the Glance image it was booted from (a key of ``images``), or None
+    image: str | None = None
+    disk_format: str = "qcow2"
+    boot_from_volume: bool = False
+    #: sizes (GiB) of the Cinder volumes attached to it
+    volumes: tuple[int, ...] = ()
 
 
 @dataclass

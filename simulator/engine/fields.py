@@ -70,6 +70,7 @@ Gbps = Annotated[float, _unit("gbps"), Field(gt=0, le=MAX_GBPS, allow_inf_nan=Fa
 MiBps = Annotated[float, _unit("mibps"), Field(gt=0, le=MAX_MIBPS, allow_inf_nan=False),
                   _at_least(MIN_MIBPS, "MiB/s")]
 GiB = Annotated[float, _unit("gb"), Field(ge=0, le=MAX_GIB, allow_inf_nan=False)]
+PosGiB = Annotated[float, _unit("gb"), Field(gt=0, le=MAX_GIB, allow_inf_nan=False)]
 WholeGiB = Annotated[int, _unit("gb", True), Field(ge=0, le=MAX_GIB)]
 PosWholeGiB = Annotated[int, _unit("gb", True), Field(gt=0, le=MAX_GIB)]
 MiB = Annotated[float, _unit("mb"), Field(ge=0, le=MAX_MIB, allow_inf_nan=False)]
