@@ -234,6 +234,10 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         if failed:
             return self._boot_failed(req)
         inst.power_on = power_on
+        flat = self.driver.flattened(inst, m.source, m.old_flavor, m.new_flavor)
+        if flat is not None:  # Kilo flattened the disks: the destination's have no backing file
+            m.source_disks = (inst.disks, inst.disk_used_gb)
+            inst.disks, inst.disk_used_gb = flat
         if power_on:  # the guest OS comes up after the move (not part of its latency)
             req.ready = self.env.now + self.driver.guest_os_boot()
         m.finished_at = self.env.now
@@ -293,6 +297,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         self.notify(req, "instance.resize_revert.start")
         self.db.set_flavor(inst, m.old_flavor)
         inst.host = m.source
+        if m.source_disks is not None:  # the source's disks, renamed back, still have their base
+            inst.disks, inst.disk_used_gb = m.source_disks
         self.save(req)
         power_on = inst.old_vm_state != states.STOPPED
         self.step(req, "finish_revert_migration", "start", power_on=power_on)

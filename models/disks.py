@@ -27,7 +27,7 @@ The quantities are bytes *read* by the stream, the unit its per-stream limit cou
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from models.release import Release
@@ -67,6 +67,9 @@ class DiskLayout:
     boot_from_volume: bool = False
     #: the attached Cinder volumes' sizes in GiB (never copied)
     volumes: tuple[int, ...] = ()
+    #: the qcow2 disks still sit on their base images (False once a Kilo move has
+    #: flattened them: a later move copies them as they are)
+    backed: bool = True
 
     @property
     def qcow2(self) -> bool:
@@ -134,20 +137,21 @@ def disk_files(inst_disk_used_gb: float, ephemeral_used_gb: float, config_drive_
                layout: DiskLayout, old: FlavorDisks, new: FlavorDisks, release: Release, *, rbd: bool) -> list[DiskFile]:
     """The file disks ``get_instance_disk_info`` lists that the move copies, in the
     domain's order. On rbd the root, ephemeral and swap are Ceph volumes (the config
-    drive too, since Mitaka); a volume root is Cinder's; swap is copied only by Kilo and
+    drive too, since Liberty); a volume root is Cinder's; swap is copied only by Kilo and
     only if the new flavor keeps its size."""
     q = layout.qcow2
     files: list[DiskFile] = []
     if not rbd:
         if not layout.boot_from_volume:
-            base = layout.image.bytes if (q and layout.image is not None) else None
+            base = layout.image.bytes if (q and layout.image is not None and layout.backed) else None
             files.append(DiskFile("disk", inst_disk_used_gb * GIB, old.root_gb * GIB, q, base))
         if old.ephemeral_gb:
             # a qcow2 ephemeral is an overlay on a blank formatted base (no data to speak of)
             files.append(DiskFile("disk.local", ephemeral_used_gb * GIB, old.ephemeral_gb * GIB, q,
-                                  0.0 if q else None))
+                                  0.0 if q and layout.backed else None))
         if old.swap_mb and release.copies_swap and new.swap_mb == old.swap_mb:
-            files.append(DiskFile("disk.swap", old.swap_mb * MIB, old.swap_mb * MIB, q, 0.0 if q else None))
+            files.append(DiskFile("disk.swap", old.swap_mb * MIB, old.swap_mb * MIB, q,
+                                  0.0 if q and layout.backed else None))
     if config_drive_mb and (not rbd or release.config_drive_local_on_rbd):
         files.append(DiskFile("disk.config", config_drive_mb * MIB, config_drive_mb * MIB, False))
     return [f for f in files if f.allocated > 0 or (f.backing or 0) > 0 or (not f.qcow2 and f.apparent > 0)]
@@ -181,6 +185,21 @@ def source_work(files: list[DiskFile], release: Release, transport: Transport, *
             works.append(_stream(f.name, f.apparent, f.allocated, written, transport.compresses(f, release),
                                  transport))
     return works
+
+
+def flattened(layout: DiskLayout, files: list[DiskFile], release: Release,
+              disk_used_gb: float) -> tuple[DiskLayout, float] | None:
+    """The instance's disks on the destination after a move that flattened them
+    (Kilo): no backing files, the root as large as the flattened image; None when
+    nothing was flattened. The base image stays named: Kilo's ``_create_image`` still
+    fetches it."""
+    if not release.flattens_backing_files or not any(f.qcow2 and f.backing is not None for f in files):
+        return None
+    root = next((f for f in files if f.name == "disk" and f.backing is not None), None)
+    if root is not None:
+        flat = root.allocated + root.backing
+        disk_used_gb = (min(root.apparent, flat) if root.apparent > 0 else flat) / GIB
+    return replace(layout, backed=False), disk_used_gb
 
 
 def _stream(disk: str, read: float, data: float, written: float, compressed: bool, t: Transport) -> Work:

@@ -25,7 +25,7 @@ from typing import Any, Generator
 
 import simpy
 
-from models.disks import Transport, base_fetch, disk_files, raw_to_qcow2, source_work
+from models.disks import DiskLayout, Transport, base_fetch, disk_files, flattened, raw_to_qcow2, source_work
 from models.network import DiskCopier
 from models.objects import Flavor, Instance
 from models.release import Release
@@ -123,6 +123,13 @@ class LibvirtDriver:
         local = source == dest or self.copier.shares_storage(source, dest)
         works = source_work(self._files(instance, source, old, new), self.release, self.transport, local=local)
         return (yield from self.copier.run(req, instance.name, works, source, dest, fail_at))
+
+    def flattened(self, instance: Instance, source: int, old: Flavor, new: Flavor
+                  ) -> tuple[DiskLayout, float] | None:
+        """The instance's disks and root allocation on the destination once the move
+        has flattened them (Kilo), or None."""
+        return flattened(instance.disks, self._files(instance, source, old, new), self.release,
+                         instance.disk_used_gb)
 
     def finish_migration(self, req: Request, instance: Instance, dest: int, power_on: bool,
                          old: Flavor | None = None, new: Flavor | None = None) -> Generator[simpy.Event, Any, Finish]:

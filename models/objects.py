@@ -36,7 +36,7 @@ class Migration:
     """A Migration record: created by the destination's resize claim (Kilo)."""
 
     __slots__ = ("id", "instance", "source", "dest", "old_flavor", "new_flavor", "status",
-                 "finished_at", "request", "dest_released")
+                 "finished_at", "request", "dest_released", "source_disks")
 
     def __init__(self, id: int, instance: "Instance", source: int, dest: int,
                  old_flavor: Flavor, new_flavor: Flavor, request: object):
@@ -51,6 +51,9 @@ class Migration:
         self.request = request
         #: a resource audit dropped the destination's claim of this (stale) move
         self.dest_released = False
+        #: the instance's disks and root allocation on the source, when the move
+        #: flattened them on the destination (a revert goes back to these)
+        self.source_disks: tuple[DiskLayout, float] | None = None
 
 
 class Instance:

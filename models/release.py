@@ -64,7 +64,7 @@ class Release:
     #: tracker and DiskFilter count the flavor's root_gb anyway); modern Nova does not
     volume_root_claims_disk: bool
     #: the config drive of an rbd-backed instance is a local file that is copied
-    #: (Kilo); else it is imported into rbd with the other disks (Mitaka on)
+    #: (Kilo); else it is imported into rbd with the other disks (Liberty on)
     config_drive_local_on_rbd: bool
 
     def alternates(self, max_attempts: int) -> int:

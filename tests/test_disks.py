@@ -190,7 +190,7 @@ def test_a_same_host_resize_copies_locally_and_needs_no_fetch():
 
 
 def test_rbd_disks_are_not_copied_nor_their_base_fetched():
-    """On rbd only Kilo's config drive is a local file (Mitaka imports it into rbd)."""
+    """On rbd only Kilo's config drive is a local file (Liberty on imports it into rbd)."""
     kilo = simulator.run(scenario(storage="rbd", image="cirros", config_drive_mb=64))
     assert flows(kilo) == [("disk.config", "rsync -z", 64 * MIB, NET)]
     assert kilo.request(1)["disk_copy"] == pytest.approx(64 / 35, abs=1e-6)
@@ -249,3 +249,26 @@ def test_states_and_notifications_do_not_depend_on_the_disks():
                    {"storage": "rbd", "image": "cirros"}, {"storage": "nfs", "image": "cirros"}):
             assert story(scenario(release, **kw)) == want
     assert plain == story(scenario("kilo"))
+
+
+def test_a_disk_kilo_flattened_is_copied_as_it_is_next_time_and_a_revert_restores_its_base():
+    """After a Kilo move the destination's root is a 6 GiB qcow2 with no backing file:
+    the next move rsyncs it without a convert. A reverted move leaves the source's
+    overlay on its base: the next move flattens again."""
+    def of(result, req):
+        return [(f.disk, f.transport, f.bytes, f.route) for f in result.flows if f.request == req]
+    s = scenario(image="cirros")
+    s["workload"] = [{"op": "migrate", "instance": "vm1", "host": "cmp2", "at": 0, "confirm_after": 1},
+                     {"op": "migrate", "instance": "vm1", "host": "cmp1", "at": 1000}]
+    result = simulator.run(s)
+    assert [r["status"] for r in result.rows] == ["confirmed", "resized"]
+    assert of(result, 2) == [("disk", "rsync -z", 6 * GIB, "cmp2>core>cmp1")]
+    assert result.request(2)["disk_copy"] == pytest.approx(6144 / 35, abs=1e-6)
+    assert finish(result, 2)["image_fetched"] is False  # cmp1 holds the base: vm1 booted there
+    s["workload"] = [{"op": "migrate", "instance": "vm1", "host": "cmp2", "at": 0, "revert": 1.0,
+                      "confirm_after": 1},
+                     {"op": "migrate", "instance": "vm1", "host": "cmp2", "at": 1000}]
+    result = simulator.run(s)
+    assert [r["status"] for r in result.rows] == ["reverted", "resized"]
+    assert [f[1] for f in of(result, 2)] == ["qemu-img", "rsync -z"]
+    assert finish(result, 2)["image_fetched"] is False  # cmp2 fetched it on the first move
