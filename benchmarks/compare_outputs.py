@@ -5,8 +5,8 @@ meant to change results (a restructuring, a speed-up), this is the proof.
 Each version (a git commit, or the working tree) runs, from its own checkout:
 
 - every shipped scenario (``scenarios/**/*.yaml``, sweep files aside) with
-  ``run --timeline``: trace.jsonl, requests.csv, scheduling.csv, flows.csv,
-  actions.csv, timeline.json, summary.json (minus ``wall_seconds``) and the plots;
+  ``run --timeline``: trace.jsonl, requests.csv, scheduling.csv, flows.csv, the
+  instance-action and operator-action tables, timeline.json, summary.json (minus ``wall_seconds``) and the plots;
 - ``step --no-pause`` and ``explain`` of each teaching scenario's first request;
 - every sweep file, with 2 replications: runs.csv and points.csv;
 - the benchmark scenarios of ``benchmarks/bench_scale.py`` (with and without

@@ -6,7 +6,8 @@ state, flavor, the project's quota for an upsize), marked ``resize_prep`` and ha
 to the conductor: in Kilo by a blocking ``migrate_server`` call, the worker waiting
 through scheduling, answering 202, or 400 for NoValidHost, or 500 when the conductor
 did not reply within ``rpc_response_timeout``; in modern Nova by a cast, answering 202
-at once. A busy instance is refused with 409, an over-quota upsize with 403.
+at once. A busy instance is refused with 409 (modern Nova: also one whose source
+nova-compute is seen down), an over-quota upsize with 403.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from typing import Any, Generator
 import simpy
 
 from models import states
-from models.exceptions import CannotResizeToSameFlavor, InstanceInvalidState, NoValidHost, TooManyInstances
+from models.exceptions import (CannotResizeToSameFlavor, InstanceInvalidState, NoValidHost, ServiceUnavailable,
+                               TooManyInstances)
+from models.instance_actions import CONFIRM_RESIZE, MIGRATE, RESIZE, REVERT_RESIZE
 from models.liveness import Liveness
 from models.objects import Flavor, Migration
 from models.quota import Quotas
@@ -76,18 +79,20 @@ class NovaAPI(NovaService):
                 f"Cannot 'resize' instance {inst.name} while it is in vm_state {inst.vm_state}"
                 f", task_state {inst.task_state}")
             return self._reject(req, 409, error)
+        if self.release.resize_checks_source_service and not self.liveness.seen_up(inst.host, self.env.now):
+            # modern check_instance_host(check_is_up=True), after the state check
+            return self._reject(req, 409, ServiceUnavailable(
+                f"Service is unavailable at this time: nova-compute on {req.source} is down"))
         if req.op == "resize":
             new = self.flavors[req.flavor_new]
             if inst.flavor.volume_root:  # claimed as the instance's flavor is
                 new = new.volume_backed()
             if new.name == inst.flavor.name:
                 return self._reject(req, 400, CannotResizeToSameFlavor("When resizing, instances must change flavor!"))
-            delta = Quotas.upsize_delta(inst.flavor, new)
-            try:
-                self.quotas.reserve(inst.project, delta)
+            try:  # Kilo reserves the upsize; modern counts (check_deltas)
+                req.quota_delta = self.quotas.reserve(inst.project, Quotas.upsize_delta(inst.flavor, new))
             except TooManyInstances as exc:
                 return self._reject(req, 403, exc)
-            req.quota_delta = delta
         else:
             new = inst.flavor
             req.flavor_new = new.name
@@ -103,6 +108,9 @@ class NovaAPI(NovaService):
         inst.request = req
         inst.old_vm_state = inst.vm_state  # system_metadata['old_vm_state']
         self.save(req, task_state=states.RESIZE_PREP)
+        req.request_id = self.actions.new_request_id()
+        self.actions.action_start(req.request, inst.name, MIGRATE if req.op == "migrate" else RESIZE,
+                                  req.request_id, self.env.now)
         req.enter("conductor", self.env.now)
         args = {"flavor": new, "ignore_hosts": ignore, "force_hosts": force, "retry": None}
         if not self.release.api_waits_for_conductor:
@@ -157,19 +165,22 @@ class NovaAPI(NovaService):
             self.respond(req, "confirm_resize", 409, "ServiceUnavailable")
         elif m is not None:
             req.confirm_started = msg.enqueued_at  # the confirm is timed from its arrival
-            self.start_confirm(self.who, req)
+            self.start_confirm(self.who, req, self.actions.new_request_id())
             self.respond(req, "confirm_resize", 204)
         self.book.action_done(req)
 
-    def start_confirm(self, who: tuple[str, str | None], req: Request) -> None:
+    def start_confirm(self, who: tuple[str, str | None], req: Request, request_id: str) -> None:
         """The effect of API.confirm_resize, for nova-api itself or for a compute's
         auto-confirm task (which calls the compute API, as Nova's does): migration
-        ``confirming``, a cast of ``confirm_resize`` to the source."""
+        ``confirming``, the ``confirmResize`` action under ``request_id`` (the caller's
+        context), a cast of ``confirm_resize`` to the source."""
         inst = req.target
         m = inst.migration
         if req.confirm_started is None:
             req.confirm_started = self.env.now
         self.db.save(self.env.now, who, inst, req, migration_status=states.CONFIRMING)
+        req.request_id = request_id
+        self.actions.action_start(req.request, inst.name, CONFIRM_RESIZE, request_id, self.env.now)
         self.bus.cast(who, f"compute.{self.hosts.names[m.source]}", "confirm_resize", {}, req)
 
     @rpc_handler(API_PY, "API.revert_resize")
@@ -182,8 +193,18 @@ class NovaAPI(NovaService):
         self.book.action_done(req)
         if m is None:
             return
+        if self.quotas.counted:
+            # modern re-checks the way back (a downsize's revert grows again); the
+            # revert handler maps no quota error: HTTP 500
+            try:
+                self.quotas.check(req.target.project, Quotas.upsize_delta(req.target.flavor, m.old_flavor))
+            except TooManyInstances as exc:
+                self.respond(req, "revert_resize", 500, type(exc).__name__)
+                return
         req.revert_started = msg.enqueued_at
         self.save(req, task_state=states.RESIZE_REVERTING)
         self.save(req, migration_status=states.REVERTING)
+        req.request_id = self.actions.new_request_id()
+        self.actions.action_start(req.request, req.target.name, REVERT_RESIZE, req.request_id, self.env.now)
         self.bus.cast(self.who, f"compute.{self.hosts.names[m.dest]}", "revert_resize", {}, req)
         self.respond(req, "revert_resize", 202)

@@ -71,6 +71,7 @@ class UnconfirmedResizes:
     @periodic_task("nova/compute/manager.py", "ComputeManager._poll_unconfirmed_resizes")
     def _poll_unconfirmed_resizes(self, tick: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(tick - self.env.now)
+        context_id = None  # the periodic run's admin context, one request_id for all it confirms
         for m in self._autoconfirm_ticks.pop(tick):
             req = m.request
             inst = m.instance
@@ -93,7 +94,9 @@ class UnconfirmedResizes:
                 req.confirm_started = self.env.now
             yield from self.busy("_poll_unconfirmed_resizes", req)
             if inst.vm_state == states.RESIZED and inst.task_state is None and m.status == states.FINISHED:
-                self.compute_api.start_confirm(self.who, req)
+                if context_id is None:
+                    context_id = self.actions.new_request_id()
+                self.compute_api.start_confirm(self.who, req, context_id)
             elif m.status == states.FINISHED and inst.migration is m:
                 # an operator reset it, or it failed: Nova errors the migration out
                 # ("In ERROR state", "In states active/None, not RESIZED/None")

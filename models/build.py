@@ -25,9 +25,11 @@ from models.disks import GIB, BaseImage, DiskLayout, Transport
 from models.driver import LibvirtDriver
 from models.faults import FaultPlan
 from models.hosts import HostTable
+from models.instance_actions import InstanceActions
 from models.lifecycle import RequestBook
 from models.liveness import Liveness
 from models.network import DiskCopier, FlowRow
+from models.notifications import NotificationFormat
 from models.objects import Flavor
 from models.operator import ActionRow, Operator
 from models.outages import Outages
@@ -53,7 +55,7 @@ from simulator.engine.workers import WorkerPool
 @dataclass
 class Sinks:
     """Where a run's records go: the trace, and the rows of scheduling.csv, flows.csv
-    and actions.csv (kept in memory, or streamed to files once attached to them)."""
+    and operator_actions.csv (kept in memory, or streamed to files once attached to them)."""
 
     trace: TraceRecorder
     scheduling: TableStream
@@ -99,6 +101,8 @@ class Cloud:
     operator: Operator
     #: how many instances were in each state at the start (for states.png)
     initial_states: Counter[str]
+    #: the instance actions and their events (instance_actions.csv, instance_action_events.csv)
+    actions: InstanceActions
 
     def start(self) -> None:
         """Start what happens by itself: faults, outages, the operator, the users."""
@@ -166,7 +170,7 @@ def _scheduler_config(conf: Any, release: Release) -> SchedulerConfig:
 
 def _check_network(loaded: LoadedScenario, topology: Topology, host_names: list[str], images_used: bool) -> None:
     """Every link a fault takes down exists; every host is connected; Glance hangs off
-    a switch that exists (when an instance has an image to fetch)."""
+    a switch that exists (whenever images are declared, used or not)."""
     switch = loaded.model.glance.switch
     if images_used and (switch not in topology.graph or topology.graph.degree(switch) < 2
                         or switch in host_names):
@@ -207,6 +211,26 @@ def _driver(env: Environment, copier: DiskCopier, model: Any, release: Release,
                          force_raw_images=conf.force_raw_images, use_cow_images=conf.use_cow_images)
 
 
+def _service_deps(env: Environment, bus: MessageBus, trace: TraceRecorder, db: Database, hosts: HostTable,
+                  faults: FaultPlan, book: RequestBook, conf: Any, release: Release,
+                  streams: RandomStreams) -> ServiceDeps:
+    """What every service is handed, with the notification format and the instance
+    actions (their request ids drawn from a stream of their own)."""
+    actions = InstanceActions(streams.stream("ids.request"), release.action_events_record_host)
+    return ServiceDeps(env, bus, trace, db, hosts, faults, book, NotificationFormat(conf.notification_format),
+                       actions)
+
+
+def _quotas(model: Any, release: Release, db: Database) -> Quotas:
+    """The projects' quotas: Kilo's reservations, or modern's counts of the instances'
+    flavors (told of every flavor change)."""
+    quotas = Quotas(limits={p: pr.quota.model_dump() for p, pr in model.projects.items()},
+                    counted=release.counts_quotas)
+    if quotas.counted:
+        db.on_flavor_change = quotas.flavor_changed
+    return quotas
+
+
 def _copier(loaded: LoadedScenario, env: Environment, sinks: Sinks, layouts: dict[str, DiskLayout],
             host_names: list[str]) -> DiskCopier:
     """The disk copier over the scenario's network (with Glance when an image is used)."""
@@ -214,7 +238,7 @@ def _copier(loaded: LoadedScenario, env: Environment, sinks: Sinks, layouts: dic
     images_used = any(lay.image is not None for lay in layouts.values())
     copier = DiskCopier(env, loaded.hosts, model.network, model.copy_, sinks.flows, pools=model.storage_pools,
                         glance=model.glance, images_used=images_used)
-    _check_network(loaded, copier.topology, host_names, images_used)
+    _check_network(loaded, copier.topology, host_names, images_used or bool(model.images))
     return copier
 
 
@@ -260,13 +284,13 @@ def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sink
     config = _scheduler_config(conf, release)
     db = Database(trace, flavors, hosts)
     bus, faults = _bus(env, model, streams, trace, hosts.names)
-    quotas = Quotas(limits={p: pr.quota.model_dump() for p, pr in model.projects.items()})
+    quotas = _quotas(model, release, db)
     book = RequestBook(env, quotas, expected=sum(e.count for e in model.workload),
                        auto_confirm=conf.resize_confirm_window > 0)
     workload = Workload(env, streams, model.workload, db, book)
     book.user_action = workload.at_verify_resize
     specs = RequestSpecs(db.instances, {g: [] for g in model.server_groups}, release.keeps_request_spec)
-    deps = ServiceDeps(env, bus, trace, db, hosts, faults, book)
+    deps = _service_deps(env, bus, trace, db, hosts, faults, book, conf, release, streams)
     svc = model.services
     api = NovaAPI(deps, "controller", svc.api.workers, service_times(svc.api.service_time),
                   streams.stream("services.api"), conf=conf, release=release, flavors=flavors, quotas=quotas,
@@ -303,4 +327,4 @@ def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sink
     return Cloud(env=env, loaded=loaded, release=release, sinks=sinks, hosts=hosts, db=db, bus=bus, faults=faults,
                  liveness=liveness, quotas=quotas, book=book, workload=workload, api=api, conductor=conductor,
                  scheduler=scheduler, computes=computes, copier=copier, driver=driver, audit=audit,
-                 outages=outages, operator=operator, initial_states=initial)
+                 outages=outages, operator=operator, initial_states=initial, actions=deps.actions)

@@ -21,7 +21,7 @@ from models import states
 from models.auto_confirm import ConfirmBacklog, UnconfirmedResizes
 from models.compute_failures import MoveFailures
 from models.driver import LibvirtDriver
-from models.exceptions import (ComputeResourcesUnavailable, NoValidHost, ProcessExecutionError, RESET_ON_STARTUP,
+from models.exceptions import (ComputeResourcesUnavailable, NoValidHost, RESET_ON_STARTUP,
                                ResizeError)
 from models.liveness import Liveness
 from models.network import CopyStalled
@@ -41,6 +41,9 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
 
     service = "nova-compute"
     TOPIC = "compute.{host}"
+    INSTANCE_EVENTS = {m: (f"compute_{m}",) for m in (
+        "prep_resize", "resize_instance", "finish_resize", "confirm_resize", "revert_resize",
+        "finish_revert_resize")}
 
     def __init__(self, deps: ServiceDeps, index: int, host: str, workers: int, service_times: dict[str, Sampler],
                  rng: random.Random, *, conf: Any, release: Release, driver: LibvirtDriver,
@@ -112,9 +115,10 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         mine = req.attempt
         if retry is not None:
             req.enter("conductor", self.env.now)
+            timeout, monitor = self.release.long_call(self.conf)
             try:
                 yield self.bus.call(self.who, "conductor", "migrate_server", msg.args, req,
-                                    timeout=self.conf.rpc_response_timeout)
+                                    timeout=timeout, monitor=monitor)
                 rescheduled = True
             except (NoValidHost, MessagingTimeout) as exc:  # MaxRetriesExceeded is a NoValidHost
                 self.fault(req, exc)
@@ -144,6 +148,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         if req.target.task_state is not None:
             self.save(req, task_state=None)
         self.notify(req, "compute.exception", error=type(error).__name__)
+        self.raised()
         self.book.finish(req, "error", reason)
 
     # -- source: resize_instance -----------------------------------------------------
@@ -163,14 +168,16 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         self.save(req, task_state=states.RESIZE_MIGRATING)
         self.notify(req, "instance.resize.start")
         # driver.migrate_disk_and_power_off
+        # an InstanceFaultRollback restores ACTIVE (Kilo) or the vm_state it had (modern)
+        rollback_state = inst.old_vm_state if self.release.rollback_keeps_vm_state else states.ACTIVE
         if m.new_flavor.root_gb < m.old_flavor.root_gb or m.new_flavor.ephemeral_gb < m.old_flavor.ephemeral_gb:
-            return self._rollback(req, ResizeError("Resize error: Unable to resize disk down."), states.ACTIVE)
+            return self._rollback(req, ResizeError("Resize error: Unable to resize disk down."), rollback_state)
         faults = self.faults
         failure = faults.copy_failure(m.source, self.env.now) if faults else None
         if failure == "host_key_verification":  # ssh mkdir on the destination fails
             self.struck(req, "copy_fail", reason=failure)
-            error = ProcessExecutionError("Host key verification failed.")
-            return self._rollback(req, error, inst.old_vm_state)
+            error = ResizeError("Resize error: not able to execute ssh command: Host key verification failed.")
+            return self._rollback(req, error, rollback_state)
         driver = self.driver
         hung = inst.power_on and bool(faults and faults.power_off_failure(m.source, self.env.now))
         req.enter("power_off", self.env.now)

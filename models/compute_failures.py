@@ -112,4 +112,5 @@ class MoveFailures:
         ``compute.exception``; the request ends in error."""
         self.fault(req, error)
         self.notify(req, "compute.exception", error=type(error).__name__)
+        self.raised()
         self.book.finish(req, "error", type(error).__name__)

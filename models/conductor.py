@@ -43,6 +43,9 @@ class NovaConductor(NovaService):
         self.conf = conf
         self.release = release
         self.specs = specs
+        # wrap_instance_event(prefix='conductor') (Newton on), then EventReporter('cold_migrate')
+        self.events.names = {"migrate_server": ("conductor_migrate_server", "cold_migrate")
+                                if release.conductor_migrate_server_event else ("cold_migrate",)}
 
     @rpc_handler("nova/conductor/manager.py", "ComputeTaskManager.migrate_server")
     def migrate_server(self, msg: Message) -> Generator[simpy.Event, Any, None]:
@@ -84,11 +87,12 @@ class NovaConductor(NovaService):
         req = msg.ctx
         nova = self.conf
         tries = 0
+        timeout, monitor = self.release.long_call(nova)
         while True:
             req.enter("scheduler", self.env.now)
             try:
                 selection = yield self.bus.call(self.who, "scheduler", "select_destinations",
-                                                {"spec": spec}, req, timeout=nova.rpc_response_timeout)
+                                                {"spec": spec}, req, timeout=timeout, monitor=monitor)
                 req.allocation = None  # the claim is the migration's now
                 return selection
             except MessagingTimeout as exc:
@@ -105,6 +109,7 @@ class NovaConductor(NovaService):
                 if tries < nova.max_attempts:
                     continue
                 # Kilo: the timeout escapes without resetting the task state
+                self.raised()
                 self.book.finish(req, "stuck", "MessagingTimeout")
                 if msg.kind == "call":
                     self.bus.reply(msg, self.who, error=exc)
@@ -164,6 +169,7 @@ class NovaConductor(NovaService):
         self.save(req, **changes)
         self.fault(req, error)
         self.notify(req, "compute_task.migrate_server.error", error=type(error).__name__)
+        self.raised()
         if msg.sender[0] == "nova-api":
             # a reschedule's caller (the destination) ends the request itself
             self.book.finish(req, "error", type(error).__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from models import states
 from models.hosts import HostTable
@@ -59,6 +59,8 @@ class Database:
         self.migrations: list[Migration] = []
         self._migration_ids = itertools.count(1)
         self.idle: dict[str, IndexedSet] = {f: IndexedSet() for f in flavors}
+        #: told of every flavor change, (project, old, new): counted quotas follow them
+        self.on_flavor_change: Callable[[str, Flavor, Flavor], None] | None = None
 
     def add_instance(self, inst: Instance) -> None:
         self.instances[inst.name] = inst
@@ -130,6 +132,8 @@ class Database:
         idle = inst.accepts_move
         if idle:
             self.idle[inst.flavor.name].discard(inst.name)
+        if self.on_flavor_change is not None:
+            self.on_flavor_change(inst.project, inst.flavor, flavor)
         inst.flavor = flavor
         if idle:
             self.idle[flavor.name].add(inst.name)

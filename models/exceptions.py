@@ -40,8 +40,13 @@ class TooManyInstances(Exception):
     """403: the upsize exceeds the project's quota (Kilo's exception name)."""
 
 
+class ServiceUnavailable(Exception):
+    """409: the instance's nova-compute is seen down (modern ``check_instance_host``)."""
+
+
 class ResizeError(Exception):
-    """The driver refused the resize (``Unable to resize disk down.``)."""
+    """The driver refused the resize: a disk shrink, or the ssh ``mkdir`` on the
+    destination failing (``not able to execute ssh command``)."""
 
 
 class ProcessExecutionError(Exception):
@@ -68,6 +73,6 @@ RESET_ON_STARTUP = "ResetOnStartup"
 #: every reason a request can end with that names an exception (sweep metrics
 #: ``requests.by_reason.<reason>``)
 REASONS: tuple[str, ...] = tuple(e.__name__ for e in (
-    NoValidHost, InstanceInvalidState, CannotResizeToSameFlavor, TooManyInstances,
+    NoValidHost, InstanceInvalidState, ServiceUnavailable, CannotResizeToSameFlavor, TooManyInstances,
     ComputeResourcesUnavailable, MaxRetriesExceeded, ResizeError, MessagingTimeout,
     UnexpectedTaskStateError, ProcessExecutionError, InstancePowerOffFailure, LibvirtError)) + (RESET_ON_STARTUP,)

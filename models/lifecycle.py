@@ -81,7 +81,7 @@ class RequestBook:
         req.confirm = self.env.now - req.confirm_started
         m = req.target.migration
         down = (min(0, m.new_flavor.vcpus - m.old_flavor.vcpus), min(0, m.new_flavor.ram_mb - m.old_flavor.ram_mb))
-        if any(down):  # a downsize's quota delta is committed at confirm
+        if any(down) and not self.quotas.counted:  # a downsize's quota delta is committed at confirm
             self.quotas.adjust(req.target.project, *down)
         self.finish(req, "confirmed")
 

@@ -19,7 +19,7 @@ Policies, checked every ``check_every`` seconds while the run goes on:
 ``reset_stuck_after`` resets (``--active``) instances left in a task state that long;
 ``hard_reboot_errors`` hard-reboots instances in ERROR (those nova-api would accept:
 no task state left but a reboot's). Every action is a row of
-actions.csv and an ``operator`` event in the trace.
+operator_actions.csv and an ``operator`` event in the trace.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from simulator.engine.recorder import TableStream, TraceRecorder
 
 
 class ActionRow(NamedTuple):
-    """A row of actions.csv: one operator action and the states before and after it."""
+    """A row of operator_actions.csv: one operator action and the states before and after it."""
 
     t: float
     action: str
@@ -74,7 +74,7 @@ class Operator:
         self.book = book
         self.audit = audit
         self.trace = trace
-        #: actions.csv
+        #: operator_actions.csv
         self.actions = actions
         self.rebooting: set[str] = set()
         self.count: dict[str, int] = {}

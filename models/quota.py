@@ -10,6 +10,12 @@ reservations of moves in flight, as Nova's quota engine (Kilo: reservations) kee
 - a failed move rolls its reservation back, except a move stuck in ``resize_prep``
   after a timeout, whose reservation stays until it expires (Kilo: 86,400 s, beyond
   most runs; expiry is not modelled).
+
+Modern Nova counts instead (``counted``: Pike on, ``Quotas.check_deltas``): no
+reservations; usage is the project's instances' flavors, which change when
+``finish_resize`` gives the instance its new flavor (and back at a revert or a failed
+boot); ``API.resize`` checks the upsize against that usage alone, so two upsizes in
+flight may both pass; ``API.revert_resize`` checks the way back to the old flavor.
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ class Quotas:
     limits: dict[str, dict[str, int | None]] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
     reserved: dict[str, Usage] = field(default_factory=dict)
+    #: counted quotas (modern Nova), else Kilo's reservations
+    counted: bool = False
 
     def add_instance(self, project: str, flavor: Flavor) -> None:
         u = self.usage.setdefault(project, Usage())
@@ -45,14 +53,26 @@ class Quotas:
         """Nova's _upsize_quota_delta: only the resources that grow."""
         return max(0, new.vcpus - old.vcpus), max(0, new.ram_mb - old.ram_mb)
 
-    def reserve(self, project: str, delta: tuple[int, int]) -> None:
-        """Reserve ``delta`` (cores, ram_mb) or raise TooManyInstances."""
+    def reserve(self, project: str, delta: tuple[int, int]) -> tuple[int, int]:
+        """Reserve ``delta`` (cores, ram_mb) or raise TooManyInstances; return what is
+        reserved (nothing when quotas are counted: the delta is only checked)."""
         cores, ram = delta
         if not cores and not ram:
-            return
+            return (0, 0)
+        r = self.reserved.setdefault(project, Usage())
+        self.check(project, delta, r)
+        if self.counted:
+            return (0, 0)
+        r.cores += cores
+        r.ram_mb += ram
+        return delta
+
+    def check(self, project: str, delta: tuple[int, int], reserved: Usage | None = None) -> None:
+        """Raise TooManyInstances if usage (+ reservations) + ``delta`` exceeds a limit."""
+        cores, ram = delta
         lim = self.limits.get(project, {})
         u = self.usage.setdefault(project, Usage())
-        r = self.reserved.setdefault(project, Usage())
+        r = reserved or Usage()
         over = []
         if cores and lim.get("cores") is not None and u.cores + r.cores + cores > lim["cores"]:
             over.append("cores")
@@ -61,8 +81,12 @@ class Quotas:
         if over:
             raise TooManyInstances(f"Quota exceeded for {', '.join(over)}: Requested {cores} cores, "
                                    f"{ram} MB RAM in project {project}")
-        r.cores += cores
-        r.ram_mb += ram
+
+    def flavor_changed(self, project: str, old: Flavor, new: Flavor) -> None:
+        """An instance took another flavor: counted usage follows it (Kilo's usage
+        moves only when a reservation is committed)."""
+        if self.counted:
+            self.adjust(project, new.vcpus - old.vcpus, new.ram_mb - old.ram_mb)
 
     def rollback(self, project: str, delta: tuple[int, int]) -> None:
         r = self.reserved[project]

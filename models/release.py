@@ -66,6 +66,32 @@ class Release:
     #: the config drive of an rbd-backed instance is a local file that is copied
     #: (Kilo); else it is imported into rbd with the other disks (Liberty on)
     config_drive_local_on_rbd: bool
+    #: ``select_destinations`` and the reschedule's ``migrate_server`` wait up to
+    #: ``long_rpc_timeout`` with call monitoring (Stein / Ussuri on); else they wait
+    #: ``rpc_response_timeout`` like every other call
+    monitors_long_calls: bool
+    #: ``API.resize`` refuses (409) a move whose source nova-compute is seen down
+    #: (``check_instance_host(check_is_up=True)``, Ussuri on)
+    resize_checks_source_service: bool
+    #: quotas are counted (``check_deltas`` against the instances' flavors, Pike on),
+    #: with no reservations; else Kilo's reservations, committed later
+    counts_quotas: bool
+    #: a rollback before power-off restores the vm_state the instance had (Train /
+    #: Ussuri on); else it always sets ACTIVE (Kilo)
+    rollback_keeps_vm_state: bool
+    #: the conductor records ``conductor_migrate_server`` around ``migrate_server``
+    #: (Newton on) as well as ``cold_migrate``
+    conductor_migrate_server_event: bool
+    #: instance action events record the host they ran on (Pike on)
+    action_events_record_host: bool
+
+    def long_call(self, conf: Any) -> tuple[float, float | None]:
+        """(timeout, call monitor) of a long call: modern Nova's ``long_rpc_timeout``
+        with heartbeats every half ``rpc_response_timeout``, or Kilo's plain
+        ``rpc_response_timeout``."""
+        if self.monitors_long_calls:
+            return conf.long_rpc_timeout, conf.rpc_response_timeout
+        return conf.rpc_response_timeout, None
 
     def alternates(self, max_attempts: int) -> int:
         """How many alternate hosts the scheduler returns with its pick."""
@@ -76,6 +102,7 @@ KILO = Release(
     name="kilo",
     defaults=MappingProxyType({
         "cpu_allocation_ratio": 16.0, "ram_allocation_ratio": 1.5, "disk_allocation_ratio": 1.0,
+        "notification_format": "unversioned",
         "scheduler_default_filters": ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "ComputeFilter",
                                       "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
                                       "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"),
@@ -95,12 +122,19 @@ KILO = Release(
     scp_compresses=False,
     volume_root_claims_disk=True,
     config_drive_local_on_rbd=True,
+    monitors_long_calls=False,
+    resize_checks_source_service=False,
+    counts_quotas=False,
+    rollback_keeps_vm_state=False,
+    conductor_migrate_server_event=False,
+    action_events_record_host=False,
 )
 
 MODERN = Release(
     name="modern",
     defaults=MappingProxyType({
         "cpu_allocation_ratio": 4.0, "ram_allocation_ratio": 1.0, "disk_allocation_ratio": 1.0,
+        "long_rpc_timeout": 1800.0, "notification_format": "unversioned",
         "scheduler_default_filters": ("ComputeFilter", "AvailabilityZoneFilter", "ComputeCapabilitiesFilter",
                                       "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
                                       "ServerGroupAffinityFilter"),
@@ -121,6 +155,12 @@ MODERN = Release(
     scp_compresses=True,
     volume_root_claims_disk=False,
     config_drive_local_on_rbd=False,
+    monitors_long_calls=True,
+    resize_checks_source_service=True,
+    counts_quotas=True,
+    rollback_keeps_vm_state=True,
+    conductor_migrate_server_event=True,
+    action_events_record_host=True,
 )
 
 #: the releases a scenario may name, by ``nova.release``

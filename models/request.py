@@ -32,7 +32,7 @@ class Request:
                  "confirm_after", "workload", "target", "attempt", "settled",
                  "requested_host", "ended", "revert_after", "revert_chance", "revert_started",
                  "revert", "action", "quota_delta", "explain", "action_pending", "migration",
-                 "allocation", "prep_cleared", "ready")
+                 "allocation", "prep_cleared", "ready", "request_id")
 
     def __init__(self, request: int, op: str, submitted: float, workload: int):
         self.request = request
@@ -83,6 +83,9 @@ class Request:
         self.prep_cleared = False
         #: when the guest OS was up on the destination (finish_resize + guest.os_boot)
         self.ready: float | None = None
+        #: the request context's id the messages carry now (the move's, then its
+        #: confirm's or revert's), under which its instance actions are recorded
+        self.request_id: str | None = None
 
     def enter(self, phase: str, now: float) -> None:
         """The critical path moves on to ``phase`` at ``now``."""
@@ -114,7 +117,7 @@ class ActionContext:
     """The context an operator's message carries (it belongs to no request);
     ``done`` is called when the compute has carried the action out."""
 
-    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration", "done")
+    __slots__ = ("request", "instance", "attempt", "target", "queue_wait", "migration", "done", "request_id")
 
     def __init__(self, inst: "Instance", done: Callable[["Instance"], None]):
         self.request = None
@@ -124,6 +127,7 @@ class ActionContext:
         self.queue_wait = 0.0
         self.migration = None
         self.done = done
+        self.request_id = None
 
 
 #: what a message's context is: a user's request, or an operator's action

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator
 
 import simpy
 
+from models.instance_actions import EventReporter, InstanceActions
+from models.notifications import NotificationFormat
 from models.steps import NovaFunction, declared_steps
 from simulator.engine.bus import Message, MessageBus
 from simulator.engine.distributions import Sampler
@@ -35,8 +37,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ServiceDeps:
     """What every service is handed: the clock, the message bus, the trace, the
-    database and the compute nodes' records, the fault plan, and the book of requests
-    (to say when one has ended)."""
+    database and the compute nodes' records, the fault plan, the book of requests
+    (to say when one has ended), the notification format, and the instance actions."""
 
     env: Environment
     bus: MessageBus
@@ -45,6 +47,8 @@ class ServiceDeps:
     hosts: "HostTable"
     faults: "FaultPlan"
     book: "RequestBook"
+    notifications: NotificationFormat
+    actions: InstanceActions
 
 
 class NovaService:
@@ -57,6 +61,8 @@ class NovaService:
     rpc_handlers: ClassVar[dict[str, NovaFunction]] = {}
     #: its periodic tasks
     periodic_tasks: ClassVar[dict[str, NovaFunction]] = {}
+    #: the instance action events its handlers record (``wrap_instance_event``), by method
+    INSTANCE_EVENTS: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,6 +78,12 @@ class NovaService:
         self.hosts = deps.hosts
         self.faults = deps.faults
         self.book = deps.book
+        self.notifications = deps.notifications
+        self.actions = deps.actions
+        #: records the instance action events of its handlers
+        self.events = EventReporter(deps.actions, host, self.INSTANCE_EVENTS)
+        #: the message each running handler handles, by its process
+        self._handling: dict[simpy.Process, Message] = {}
         self.host = host
         self.who = (self.service, host)
         self.topic = self.TOPIC.format(host=host) if self.TOPIC is not None else None
@@ -109,6 +121,9 @@ class NovaService:
         # may still have its disks copying); a crash ends the handler, and the hold
         book = self.book
         book.hold()
+        proc = self.env.active_process
+        self._handling[proc] = msg
+        events = self.events.start(msg, self.env.now)
         try:
             yield from self._dispatch[msg.method](msg)
             broker = self.bus.broker
@@ -119,9 +134,19 @@ class NovaService:
                      "handler_lost", method=msg.method, msg=msg.id, attempt=attempt)
             raise
         finally:
+            del self._handling[proc]
             book.unhold()
+        if events:
+            self.events.finish(msg, events, self.env.now)
         rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
                  msg.method, worker=worker, msg=msg.id, attempt=attempt)
+
+    def raised(self) -> None:
+        """The running handler lets Nova's exception escape (after Nova's decorators
+        have recorded it): its instance action events end ``Error``."""
+        msg = self._handling.get(self.env.active_process)
+        if msg is not None:
+            self.events.raised(msg)
 
     # -- helpers for handlers ---------------------------------------------------------
     def busy(self, op: str, req: "Context") -> Generator[simpy.Event, Any, None]:
@@ -138,9 +163,12 @@ class NovaService:
             yield self.env.timeout(t)
 
     def notify(self, req: "Request", event_type: str, **payload: Any) -> None:
-        """Send a versioned notification (recorded in the trace)."""
-        self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host,
-                        "notification", event_type, attempt=req.attempt, **payload)
+        """Send a notification, named by its versioned event type, in the deployment's
+        format (recorded in the trace, one record per name sent)."""
+        msg = self._handling.get(self.env.active_process)
+        for fmt, name in self.notifications.names(event_type, msg.method if msg is not None else None):
+            self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host,
+                            "notification", name, attempt=req.attempt, format=fmt, **payload)
 
     def fault(self, req: "Request", error: BaseException) -> None:
         """Record an instance fault (instance_faults table)."""
@@ -166,6 +194,7 @@ class NovaService:
         self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host,
                         "instance_fault", "UnexpectedTaskStateError",
                         message="the instance is now in another operation", attempt=req.attempt)
+        self.raised()
         self.book.finish(req, "error", "UnexpectedTaskStateError")
         return True
 

@@ -60,6 +60,18 @@ def test_the_good_scenario_runs(tmp_path, capsys):
     (("process: poisson", "process: poison"), "workload[0].arrival", "poisson"),
     (('"cmp[01-04]"', '"cmp[04-01]"'), "hosts[0].name", "runs backwards"),
     (('"vm[001-010]"', '"vm[001-010"'), "instances[0].name", "bad name range"),
+    # disks (issue 14)
+    (("disk_used_gb: 8}", "disk_used_gb: 8, image: ubuntu}"), "instances[0].image", "unknown image 'ubuntu'"),
+    (("disk_used_gb: 8}", "disk_used_gb: 8, image: u, boot_from_volume: true}\nimages: {u: {size_gb: 2}}"),
+     "instances[0].image", "volume-backed"),
+    (("disk_used_gb: 8}", "disk_used_gb: 8, disk_format: vmdk}"), "instances[0].disk_format", "'qcow2' or 'raw'"),
+    (("hosts:", "images: {u: {size_gb: 0}}\nhosts:"), "images.u.size_gb", "greater than 0"),
+    (("hosts:", "storage_pools: {nfs: {mibps: 100}}\nhosts:"), "storage_pools.nfs", "no host names storage pool"),
+    (("hosts:", "glance: {switch: spine9}\nimages: {u: {size_gb: 1}}\nhosts:"), "glance.switch", "no switch"),
+    (("hosts:", "copy: {local_mibps: null}\nhosts:"), "copy.local_mibps", "needs"),
+    (("hosts:", "copy: {transport: ftp}\nhosts:"), "copy.transport", "'rsync' or 'scp'"),
+    (("disk_used_gb: 8}", "disk_used_gb: 8, volumes: {count: 0, size_gb: 10}}"), "instances[0].volumes.count",
+     "greater than 0"),
 ])
 def test_each_error_names_the_key_path_and_what_is_expected(tmp_path, capsys, edit, path, expected):
     old, new = edit

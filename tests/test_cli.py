@@ -21,8 +21,9 @@ def test_no_argument_runs_the_default_scenario_into_results_default(tmp_path, mo
     assert main([]) == 0
     out = tmp_path / "results" / "default"
     assert sorted(p.name for p in out.iterdir()) == [
-        "actions.csv", "flows.csv", "latency.png", "links.png", "phases.png", "requests.csv", "scheduling.csv",
-        "states.png", "summary.json", "timeline.json", "trace.jsonl"]
+        "flows.csv", "instance_action_events.csv", "instance_actions.csv", "latency.png", "links.png",
+        "operator_actions.csv", "phases.png", "requests.csv", "scheduling.csv", "states.png", "summary.json",
+        "timeline.json", "trace.jsonl"]
     report = capsys.readouterr().out
     assert report.startswith("default: 40 requests") and "results in results/default/" in report
 

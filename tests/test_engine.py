@@ -91,6 +91,55 @@ def test_a_call_times_out_and_the_late_reply_is_dropped():
     assert bus.replies_dropped == 1  # the callee carried on and replied at 11
 
 
+def _monitored_call(env, bus, timeout, monitor, got):
+    def caller():
+        try:
+            value = yield bus.call(("me", None), "echo", "ask", {}, CTX, timeout=timeout, monitor=monitor)
+            got.append((env.now, value))
+        except MessagingTimeout as exc:
+            got.append((env.now, str(exc)))
+    env.process(caller())
+
+
+def test_a_monitored_call_outlives_its_monitor_while_the_callee_heartbeats():
+    # handled 0.5 → 90.5 (heartbeats at 30.5, 60.5), reply at 91: 60 s never pass without one
+    env, bus, rec, log = setup(work=90.0)
+    got = []
+    _monitored_call(env, bus, 1800, 60, got)
+    env.run()
+    assert got == [(91.0, "ASK")]
+
+
+def test_a_monitored_call_queued_behind_work_gets_no_heartbeat():
+    # the first call holds the one worker 0.5 → 100.5; the second waits in the queue,
+    # where nothing heartbeats: it gives up 60 s after its send
+    env, bus, rec, log = setup(work=100.0)
+    got = []
+    bus.cast(("me", None), "echo", "fire", {}, CTX)
+    _monitored_call(env, bus, 1800, 60, got)
+    env.run()
+    assert got == [(60.0, "Timed out waiting for a reply to message ID 2 (ask, no heartbeat in 60 s)")]
+
+
+def test_a_monitored_call_gives_up_at_its_overall_timeout():
+    env, bus, rec, log = setup(work=500.0)
+    got = []
+    _monitored_call(env, bus, 200, 60, got)
+    env.run()
+    assert got == [(200.0, "Timed out waiting for a reply to message ID 1 (ask, 200 s)")]
+
+
+def test_a_lost_handler_stops_the_heartbeats():
+    # handling starts at 0.5, heartbeats at 30.5 and 60.5, the process crashes at 75:
+    # the caller gives up 60 s after the last heartbeat, at 120.5
+    env, bus, rec, log = setup(work=500.0)
+    got = []
+    _monitored_call(env, bus, 1800, 60, got)
+    env.timeout(75).callbacks.append(lambda ev: bus.consumer("echo").pool.stop())
+    env.run()
+    assert got == [(120.5, "Timed out waiting for a reply to message ID 1 (ask, no heartbeat in 60 s)")]
+
+
 def test_queue_depth_is_observable_per_topic():
     env, bus, rec, log = setup(workers=2, work=1.0, latency=0)
     for i in range(5):

@@ -22,7 +22,7 @@ def test_copy_fails_before_power_off_when_ssh_to_the_destination_fails():
                                          "reason": "host_key_verification"}]))
     row = result.request(1)
     assert (row["status"], row["reason"], row["power_off"], row["disk_copy"]) == \
-        ("error", "ProcessExecutionError", 0, 0)
+        ("error", "ResizeError", 0, 0)  # libvirt wraps the failed ssh in a ResizeError
     assert states(result)[-2:] == [("active", None, "migrating"), ("active", None, "error")]
     assert notes(result)[-2:] == ["instance.resize.start", "compute.exception"]
     assert [r["name"] for r in events_of(result.trace, 1, "fault")] == ["copy_fail"]

@@ -52,8 +52,9 @@ def test_exhausted_attempts_end_in_error():
     # destination: resize.error (the conductor's error), resize_prep.end, vm error,
     # the claim's fault, compute.exception
     assert states(result, err)[-2:] == [("active", None, None), ("error", None, None)]
-    assert notes(result, err)[-4:] == ["compute_task.migrate_server.error", "instance.resize.error",
-                                       "instance.resize_prep.end", "compute.exception"]
+    # (Kilo's legacy names: the conductor's error, and the exception named for its method)
+    assert notes(result, err)[-4:] == ["compute_task.migrate_server", "compute.instance.resize.error",
+                                       "compute.instance.resize.prep.end", "prep_resize"]
     faults = [f["name"] for f in events_of(result.trace, err, "instance_fault")]
     assert faults[-3:] == ["MaxRetriesExceeded", "MaxRetriesExceeded", "ComputeResourcesUnavailable"]
     assert result.summary["requests"]["by_reason"] == {"MaxRetriesExceeded": 1}
@@ -64,7 +65,7 @@ def test_no_valid_host():
     row = result.request(1)
     assert (row["status"], row["reason"], row["http_status"], row["attempts"]) == ("error", "NoValidHost", 400, 1)
     assert states(result, 1) == [("active", "resize_prep", None), ("active", None, None)]
-    assert notes(result, 1) == ["scheduler.select_destinations.start", "compute_task.migrate_server.error"]
+    assert notes(result, 1) == ["scheduler.select_destinations.start", "compute_task.migrate_server"]
     verdicts = [(row[4], row[5], row[6]) for row in result.scheduling]
     assert ("RamFilter", 1, 0) in verdicts and verdicts[-1] == ("NoValidHost", 0, 0)
 
@@ -89,8 +90,9 @@ def test_revert_moves_everything_back():
         ("resized", "resize_reverting", "reverted"),      # instance.host back (r3)
         ("active", None, "reverted")]                     # reverted (r3)
     dest, source = r1["dest"], r1["source"]
-    assert notes(result, 1, host=dest)[-1] == "instance.exists"
-    assert notes(result, 1, host=source)[-2:] == ["instance.resize_revert.start", "instance.resize_revert.end"]
+    assert notes(result, 1, host=dest)[-1] == "compute.instance.exists"
+    assert notes(result, 1, host=source)[-2:] == ["compute.instance.resize.revert.start",
+                                                  "compute.instance.resize.revert.end"]
     hosts = [r["instance_host"] for r in events_of(result.trace, 1, "state")]
     assert hosts[-1] == source
     released = [r["released"] for r in events_of(result.trace, 1, "state") if r.get("released")]

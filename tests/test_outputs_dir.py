@@ -22,7 +22,8 @@ from tests.conftest import tiny
 ROOT = Path(__file__).resolve().parent.parent
 
 #: the files every run writes, whatever its options
-ALWAYS = {"trace.jsonl", "scheduling.csv", "flows.csv", "actions.csv", "requests.csv", "summary.json"}
+ALWAYS = {"trace.jsonl", "scheduling.csv", "flows.csv", "operator_actions.csv", "requests.csv", "summary.json",
+          "instance_actions.csv", "instance_action_events.csv"}
 
 #: a run of about a million requests: SIGTERM comes long before it ends
 LONG = """\

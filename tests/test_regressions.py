@@ -37,7 +37,8 @@ def test_a_late_prep_resize_after_the_request_ended_errors_out_in_resize_instanc
 
 
 def test_modern_scheduler_timeout_leaves_no_allocation():
-    s = tiny(nova={"release": "modern", "rpc_response_timeout": 5},
+    # (modern's select_destinations waits long_rpc_timeout, heartbeats permitting)
+    s = tiny(nova={"release": "modern", "rpc_response_timeout": 5, "long_rpc_timeout": 8},
              flavors={"small": {"vcpus": 1, "ram_mb": 2048, "root_gb": 20},
                       "medium": {"vcpus": 2, "ram_mb": 4096, "root_gb": 40}})
     s["services"]["scheduler"]["service_time"] = 10

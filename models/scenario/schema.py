@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from models.catalog import SERVICE_OPERATIONS, SERVICES
 from models.faults import FAULT_KINDS
+from models.notifications import FORMATS
 from models.release import RELEASES
 from models.scheduler import FILTERS, WEIGHERS
 from simulator.engine.fields import (GiB, Gbps, PosGiB, Interval, MiB, MiBps, Multiplier, NonNegInt, PosFloat, PosInt,
@@ -78,6 +79,12 @@ class Nova(Strict):
     #: how often the clean shutdown re-sends the ACPI request (libvirt driver)
     shutdown_retry_interval: Interval = 10.0
     rpc_response_timeout: PosSeconds = 60.0
+    #: how long the long calls wait in modern Nova (``select_destinations``, the
+    #: reschedule's ``migrate_server``), heartbeats permitting; Kilo has no such option
+    long_rpc_timeout: Optional[PosSeconds] = None
+    #: the notifications sent: legacy ``unversioned`` (Kilo's only kind, Nova's
+    #: default since Train), ``versioned`` or ``both``
+    notification_format: Optional[Literal[FORMATS]] = None  # type: ignore[valid-type]
     max_attempts: Annotated[int, Field(gt=0, le=1000)] = 3
     cpu_allocation_ratio: Optional[PosFloat] = None
     ram_allocation_ratio: Optional[PosFloat] = None
@@ -115,6 +122,10 @@ class Nova(Strict):
 
     @model_validator(mode="after")
     def _release_defaults(self) -> "Nova":
+        release = RELEASES[self.release]
+        if self.long_rpc_timeout is not None and not release.monitors_long_calls:
+            raise ValueError(f"long_rpc_timeout is an option of modern Nova (Rocky on); "
+                             f"release {self.release!r} waits rpc_response_timeout for every call")
         for key, value in RELEASES[self.release].defaults.items():
             if getattr(self, key) is None:
                 setattr(self, key, list(value) if isinstance(value, tuple) else value)

@@ -28,6 +28,15 @@ def format_cell(v: Any) -> str:
     return str(v)
 
 
+def tuples_to_csv(columns: tuple[str, ...], rows: list[tuple]) -> str:
+    """A CSV table of tuples (None as an empty cell)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    w.writerows(["" if v is None else v for v in r] for r in rows)
+    return buf.getvalue()
+
+
 def rows_to_csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -44,7 +53,9 @@ MARKER = "summary.json"
 #: ``python -m plots.copy_concurrency`` add to it; in a directory holding ``MARKER``
 #: these are an earlier run's, replaced or removed by the next run there
 RUN_FILES = frozenset({
-    "trace.jsonl", "scheduling.csv", "flows.csv", "actions.csv", "requests.csv", MARKER,
+    "trace.jsonl", "scheduling.csv", "flows.csv", "operator_actions.csv", "requests.csv", MARKER,
+    "instance_actions.csv", "instance_action_events.csv",
+    "actions.csv",  # operator_actions.csv's name before (an older run's, removed by the next)
     "latency.png", "phases.png", "links.png", "states.png", "timeline.json", "sequence.png", "sequence.svg",
     "gantt.png", "queues.png", "copy_concurrency.png",
 })
@@ -145,8 +156,11 @@ class Result:
     flows: list[tuple] | None = field(default=None, repr=False)
     #: the bandwidth model's resources (links, disks), with their utilisation series
     links: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: actions.csv's rows, when kept in memory
+    #: operator_actions.csv's rows, when kept in memory
     actions: list[tuple] | None = field(default=None, repr=False)
+    #: instance_actions.csv's and instance_action_events.csv's rows
+    instance_actions: list[tuple] = field(default_factory=list, repr=False)
+    instance_action_events: list[tuple] = field(default_factory=list, repr=False)
     #: instances per state at the start of the run
     initial_states: dict[str, int] = field(default_factory=dict, repr=False)
     #: full scheduling records of the requests asked for with ``explain``

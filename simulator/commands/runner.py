@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from models.build import Cloud, Sinks, build
+from models.instance_actions import ActionEventRow, InstanceActionRow
 from models.request import COLUMNS
 from models.scenario import LoadedScenario, load_scenario
-from simulator.commands.results import OutputDir, Result, rows_to_csv
+from simulator.commands.results import OutputDir, Result, rows_to_csv, tuples_to_csv
 from simulator.commands.summary import build_summary, snapshot
 from simulator.engine.environment import Environment
 from simulator.engine.random_streams import RandomStreams
@@ -72,6 +73,8 @@ def run(scenario: str | Path | dict[str, Any] | LoadedScenario, seed: int | None
         result = Result(summary=summary, rows=rows, out=outdir.path if outdir else None,
                         _trace=sinks.trace.records, scheduling=sinks.scheduling.rows, flows=sinks.flows.rows,
                         links=cloud.copier.bandwidth.resources, actions=sinks.actions.rows,
+                        instance_actions=cloud.actions.action_rows(),
+                        instance_action_events=cloud.actions.event_rows(),
                         explained={r.request: r.explain for r in cloud.book.requests if r.explain},
                         initial_states=dict(cloud.initial_states))
         if outdir is not None:
@@ -93,7 +96,7 @@ def _streamed(sinks: Sinks, outdir: OutputDir | None, keep_trace: bool) -> Itera
             files.append(trace)
             sinks.trace.attach(trace, keep=keep_trace)
             for name, table in (("scheduling.csv", sinks.scheduling), ("flows.csv", sinks.flows),
-                                ("actions.csv", sinks.actions)):
+                                ("operator_actions.csv", sinks.actions)):
                 f = open(outdir.temp(name), "w", encoding="utf-8", newline="")
                 files.append(f)
                 table.attach(f)
@@ -121,6 +124,9 @@ def _write(result: Result, cloud: Cloud, outdir: OutputDir, *, plots: bool, time
            sequence: int | None) -> None:
     """requests.csv, the plots and views, and summary.json (last) into ``outdir``."""
     outdir.write_text("requests.csv", rows_to_csv(COLUMNS, result.rows))
+    outdir.write_text("instance_actions.csv", tuples_to_csv(InstanceActionRow._fields, result.instance_actions))
+    outdir.write_text("instance_action_events.csv", tuples_to_csv(ActionEventRow._fields,
+                                                                  result.instance_action_events))
     if plots:
         from plots.run_plots import write_run_plots, write_states_plot
         write_run_plots(result, outdir)

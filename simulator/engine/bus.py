@@ -7,6 +7,12 @@
   ``MessagingTimeout`` when no reply came within ``timeout`` seconds. A reply that
   comes after the caller gave up is dropped, as oslo.messaging drops it; the callee
   is never told.
+- ``call(..., monitor=m)``: oslo.messaging's call monitoring (``call_monitor_timeout``):
+  the callee heartbeats every ``m / 2`` seconds while it handles the call, and the
+  caller gives up ``m`` seconds after the send or after the last heartbeat, or after
+  ``timeout`` in all. A call still queued for a worker, or whose handler was lost,
+  sends none; the first comes ``m / 2`` after a worker takes the call, so a call
+  queued longer than ``m / 2`` fails. Heartbeats are taken to arrive at once.
 - Each topic has one consumer (a worker pool), whose queue depth is observable.
 
 Latency is paid in transit; services never sleep for it. Sending to a topic that no
@@ -47,7 +53,7 @@ class Message:
     """One RPC message. ``ctx`` is the caller's request context (request, instance)."""
 
     __slots__ = ("id", "kind", "topic", "method", "args", "ctx", "sender", "sent_at",
-                 "enqueued_at", "wait", "behind", "worker", "reply_event")
+                 "enqueued_at", "wait", "behind", "worker", "reply_event", "started_at", "ended_at")
 
     def __init__(self, id: int, kind: str, topic: str, method: str, args: dict[str, Any],
                  ctx: Any, sender: tuple[str, str | None], sent_at: float,
@@ -65,6 +71,9 @@ class Message:
         self.behind = 0
         self.worker = 0
         self.reply_event = reply_event
+        #: when a worker began handling it, and when that handler ended (or was lost)
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
 
 
 class Broker:
@@ -164,12 +173,17 @@ class MessageBus:
         return msg
 
     def call(self, sender: tuple[str, str | None], topic: str, method: str,
-             args: dict[str, Any], ctx: Any, timeout: float | None) -> simpy.Event:
-        """Send and return the event of the reply (or of the timeout)."""
+             args: dict[str, Any], ctx: Any, timeout: float | None,
+             monitor: float | None = None) -> simpy.Event:
+        """Send and return the event of the reply (or of the timeout). ``monitor``:
+        give up that long after the send or the callee's last heartbeat."""
         reply = self.env.event()
         msg = Message(next(self._ids), "call", topic, method, args, ctx, sender, self.env.now, reply)
         self._send(msg, "rpc.call", timeout=timeout)
-        if timeout is not None:
+        if monitor is not None:
+            first = monitor if timeout is None else min(monitor, timeout)
+            self.env.timeout(first).callbacks.append(partial(self._watch, msg, timeout, monitor))
+        elif timeout is not None:
             self.env.timeout(timeout).callbacks.append(partial(self._expire, msg, timeout))
         return reply
 
@@ -260,6 +274,35 @@ class MessageBus:
             reply.fail(error)
         else:
             reply.succeed(value)
+
+    def _watch(self, msg: Message, timeout: float | None, monitor: float, _ev: simpy.Event) -> None:
+        """The caller's call-monitor timer: fail the call when no heartbeat came in
+        ``monitor`` seconds, or ``timeout`` has passed; else look again when the
+        latest heartbeat's window closes."""
+        reply = msg.reply_event
+        if reply.triggered:
+            return
+        now = self.env.now
+        last = msg.sent_at
+        start = msg.started_at
+        if start is not None:
+            interval = monitor / 2.0
+            end = now if msg.ended_at is None else msg.ended_at
+            beats = int((end - start) // interval)
+            if beats > 0:
+                last = max(last, start + beats * interval)
+        expiry = last + monitor
+        if timeout is not None:
+            expiry = min(expiry, msg.sent_at + timeout)
+        if expiry - now > 1e-9:
+            self.env.timeout(expiry - now).callbacks.append(partial(self._watch, msg, timeout, monitor))
+            return
+        reply.defused = True
+        if timeout is not None and now - msg.sent_at >= timeout - 1e-9:
+            why = f"{timeout:g} s"
+        else:
+            why = f"no heartbeat in {monitor:g} s"
+        reply.fail(MessagingTimeout(f"Timed out waiting for a reply to message ID {msg.id} ({msg.method}, {why})"))
 
     def _expire(self, msg: Message, timeout: float, _ev: simpy.Event) -> None:
         reply = msg.reply_event

@@ -79,6 +79,7 @@ class WorkerPool:
         now = self.env.now
         job.wait = now - job.enqueued_at
         job.worker = worker
+        job.started_at = now
         self.waits.add(job.wait)
         self.busy.add(now, 1)
         self._running[worker] = self.env.process(self._run(job, worker))
@@ -106,6 +107,7 @@ class WorkerPool:
             self.lost += 1
         finally:
             now = self.env.now
+            job.ended_at = now
             self._running.pop(worker, None)
             self.busy.add(now, -1)
             if self.queue and not self.stopped:
