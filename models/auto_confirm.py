@@ -96,6 +96,7 @@ class UnconfirmedResizes:
             if inst.vm_state == states.RESIZED and inst.task_state is None and m.status == states.FINISHED:
                 if context_id is None:
                     context_id = self.actions.new_request_id()
+                self.objects_sent(req, "auto_confirm")  # the migration read, its save, the action
                 self.compute_api.start_confirm(self.who, req, context_id)
             elif m.status == states.FINISHED and inst.migration is m:
                 # an operator reset it, or it failed: Nova errors the migration out

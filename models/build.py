@@ -30,6 +30,7 @@ from models.lifecycle import RequestBook
 from models.liveness import Liveness
 from models.network import DiskCopier, FlowRow
 from models.notifications import NotificationFormat
+from models.object_calls import OBJECT_TIMES, PeriodicObjectLoad
 from models.objects import Flavor
 from models.operator import ActionRow, Operator
 from models.outages import Outages
@@ -110,6 +111,9 @@ class Cloud:
         self.outages.start()
         self.operator.start()
         self.workload.start()
+        nova = self.loaded.model.nova
+        if not nova.use_local:  # the computes' periodic object traffic to the conductor
+            PeriodicObjectLoad(self.env, self.bus, self.hosts.up, nova).start()
 
     def run(self, until: float | None = None, after_step: Callable[[], None] | None = None) -> bool:
         """Run to the end (every request settled, or nothing left to happen) or to
@@ -133,13 +137,17 @@ class Cloud:
         return pools
 
 
-def service_times(spec: Any) -> dict[str, Sampler]:
-    """A service's ``service_time``: one distribution, or one per operation."""
+def service_times(spec: Any, own: dict[str, float] | None = None) -> dict[str, Sampler]:
+    """A service's ``service_time``: one distribution, or one per operation. ``own``:
+    operations with defaults of their own, which only naming them replaces."""
     if isinstance(spec, dict) and "dist" not in spec:
         out = {op: make_sampler(v) for op, v in spec.items()}
         out.setdefault("default", make_sampler(0))
-        return out
-    return {"default": make_sampler(spec)}
+    else:
+        out = {"default": make_sampler(spec)}
+    for op, seconds in (own or {}).items():
+        out.setdefault(op, make_sampler(seconds))
+    return out
 
 
 def _host_table(loaded: LoadedScenario, conf: Any) -> HostTable:
@@ -296,7 +304,8 @@ def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sink
                   streams.stream("services.api"), conf=conf, release=release, flavors=flavors, quotas=quotas,
                   liveness=liveness)
     workload.connect(api.http)
-    conductor = NovaConductor(deps, "controller", svc.conductor.workers, service_times(svc.conductor.service_time),
+    conductor = NovaConductor(deps, "controller", svc.conductor.workers,
+                              service_times(svc.conductor.service_time, OBJECT_TIMES),
                               streams.stream("services.conductor"), conf=conf, release=release, specs=specs)
     scheduler = NovaScheduler(deps, "controller", svc.scheduler.workers, service_times(svc.scheduler.service_time),
                               streams.stream("services.scheduler"), config=config, release=release,
@@ -320,7 +329,7 @@ def build(loaded: LoadedScenario, env: Environment, streams: RandomStreams, sink
     outages = Outages(env, streams, faults, trace, bus=bus, liveness=liveness, copier=copier,
                       controllers={"api": api, "conductor": conductor, "scheduler": scheduler},
                       computes=computes, backlog=backlog, audit=audit)
-    env.waiting = outages.waits_on_outage
+    env.waiting = lambda: outages.waits_on_outage() or conductor.pool.holds_foreground()
     operator = Operator(env, model.operator, db=db, hosts=hosts, bus=bus, book=book, audit=audit, trace=trace,
                         actions=sinks.actions)
     initial = Counter(state_label(i.vm_state, i.task_state) for i in db.instances.values())

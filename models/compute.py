@@ -25,6 +25,7 @@ from models.exceptions import (ComputeResourcesUnavailable, NoValidHost, RESET_O
                                ResizeError)
 from models.liveness import Liveness
 from models.network import CopyStalled
+from models.object_calls import ObjectIndirection
 from models.release import Release
 from models.request import Request
 from models.resource_audit import ResourceAudit
@@ -36,7 +37,7 @@ from simulator.engine.distributions import Sampler
 MANAGER_PY = "nova/compute/manager.py"
 
 
-class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
+class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaService):
     """nova-compute's ComputeManager on one host."""
 
     service = "nova-compute"
@@ -61,6 +62,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         self.compute_api = compute_api
         self.backlog = backlog
         self.audit = audit
+        #: the object calls of each step (None: ``[conductor] use_local``)
+        self.object_steps = None if conf.use_local else release.object_calls
         #: first run of the periodic tasks: a random whole-second fuzzy delay (oslo.service)
         self.periodic_offset = float(self.rng.randint(0, int(conf.periodic_fuzzy_delay)))
         self._autoconfirm_ticks: dict[float, list[Any]] = {}
@@ -100,6 +103,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
                 yield from self._reschedule_resize_or_reraise(msg, exc)
                 return
             self.step(req, "resize_claim", "end", ok=True)
+        yield from self.objects(req, "prep_resize")
         if not self.release.conductor_creates_migration:
             self.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
         self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
@@ -109,6 +113,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
 
     def _reschedule_resize_or_reraise(self, msg: Message, error: Exception) -> Generator[simpy.Event, Any, None]:
         req = msg.ctx
+        yield from self.objects(req, "reschedule")
         self.save(req, task_state=states.RESIZE_PREP)
         retry = msg.args.get("alternates") if self.release.placement else msg.args["retry"]
         rescheduled = False
@@ -149,6 +154,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
             self.save(req, task_state=None)
         self.notify(req, "compute.exception", error=type(error).__name__)
         self.raised()
+        self.objects_sent(req, "failure")
         self.book.finish(req, "error", reason)
 
     # -- source: resize_instance -----------------------------------------------------
@@ -160,6 +166,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         yield from self.busy("resize_instance", req)
         if self.superseded(req):
             return
+        yield from self.objects(req, "resize_instance")
         self.save(req, migration_status=states.MIGRATING)
         if inst.task_state != states.RESIZE_PREP:
             # e.g. a late cast after the request was given up: the save expecting
@@ -167,8 +174,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
             return self._unexpected_task_state(req, states.RESIZE_PREP)
         self.save(req, task_state=states.RESIZE_MIGRATING)
         self.notify(req, "instance.resize.start")
-        # driver.migrate_disk_and_power_off
-        # an InstanceFaultRollback restores ACTIVE (Kilo) or the vm_state it had (modern)
+        # driver.migrate_disk_and_power_off; its InstanceFaultRollback restores ACTIVE
+        # (Kilo) or the vm_state it had (modern)
         rollback_state = inst.old_vm_state if self.release.rollback_keeps_vm_state else states.ACTIVE
         if m.new_flavor.root_gb < m.old_flavor.root_gb or m.new_flavor.ephemeral_gb < m.old_flavor.ephemeral_gb:
             return self._rollback(req, ResizeError("Resize error: Unable to resize disk down."), rollback_state)
@@ -201,11 +208,11 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
                   failed=stalled is not None or fail_at is not None)
         if not self._still_expected(req, states.RESIZE_MIGRATING):
             return
-        if stalled is not None:
-            return self._copy_failed(req, None, str(stalled))
-        if fail_at is not None:
-            return self._copy_failed(req, fail_at)
+        if stalled is not None or fail_at is not None:
+            return self._copy_failed(req, fail_at, None) if stalled is None else \
+                self._copy_failed(req, None, str(stalled))
         req.enter("resize_instance", self.env.now)
+        yield from self.objects(req, "resize_instance.end")
         self.save(req, migration_status=states.POST_MIGRATING)
         inst.host = m.dest
         self.save(req, task_state=states.RESIZE_MIGRATED)
@@ -224,6 +231,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
             return
         if inst.task_state != states.RESIZE_MIGRATED:
             return self._unexpected_task_state(req, states.RESIZE_MIGRATED)
+        yield from self.objects(req, "finish_resize")
         self.db.set_flavor(inst, m.new_flavor)
         self.save(req, task_state=states.RESIZE_FINISH)
         self.notify(req, "instance.resize_finish.start")
@@ -247,6 +255,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
             inst.disks, inst.disk_used_gb = flat
         if power_on:  # the guest OS comes up after the move (not part of its latency)
             req.ready = self.env.now + self.driver.guest_os_boot()
+        yield from self.objects(req, "finish_resize.end")
         m.finished_at = self.env.now
         self.save(req, migration_status=states.FINISHED)
         self.save(req, vm_state=states.RESIZED, task_state=None)
@@ -266,6 +275,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
             return
         if m.status == states.CONFIRMED:
             return
+        yield from self.objects(req, "confirm_resize")
         self.notify(req, "instance.resize_confirm.start")
         # driver.confirm_migration: delete <instance dir>_resize, undefine the old domain
         self.save(req, migration_status=states.CONFIRMED)
@@ -284,6 +294,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         yield from self.busy("revert_resize", req)
         if self.superseded(req):
             return
+        yield from self.objects(req, "revert_resize")
         self.notify(req, "instance.exists")
         # driver.destroy: the guest and (storage not shared) its disks on this host
         self.hosts.release(m.dest, m.new_flavor, self.env.now)  # drop_resize_claim
@@ -301,6 +312,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         yield from self.busy("finish_revert_resize", req)
         if self.superseded(req):
             return
+        yield from self.objects(req, "finish_revert_resize")
         self.notify(req, "instance.resize_revert.start")
         self.db.set_flavor(inst, m.old_flavor)
         inst.host = m.source
@@ -313,6 +325,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, NovaService):
         self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
         if not self._still_expected(req, states.RESIZE_REVERTING):
             return
+        yield from self.objects(req, "finish_revert_resize.end")
         inst.power_on = power_on
         self.save(req, vm_state=states.ACTIVE if power_on else states.STOPPED, task_state=None)
         self.notify(req, "instance.resize_revert.end")

@@ -113,4 +113,5 @@ class MoveFailures:
         self.fault(req, error)
         self.notify(req, "compute.exception", error=type(error).__name__)
         self.raised()
+        self.objects_sent(req, "failure")
         self.book.finish(req, "error", type(error).__name__)

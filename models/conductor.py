@@ -43,6 +43,8 @@ class NovaConductor(NovaService):
         self.conf = conf
         self.release = release
         self.specs = specs
+        #: object calls served for the computes: [writes, reads]
+        self.objects_served = [0, 0]
         # wrap_instance_event(prefix='conductor') (Newton on), then EventReporter('cold_migrate')
         self.events.names = {"migrate_server": ("conductor_migrate_server", "cold_migrate")
                                 if release.conductor_migrate_server_event else ("cold_migrate",)}
@@ -159,6 +161,40 @@ class NovaConductor(NovaService):
         self._prep_resize(req, dest, dict(args, alternates=alternates))
         if msg.kind == "call":
             self.bus.reply(msg, self.who, value=req.dest)
+
+    # -- the computes' object traffic (models.object_calls) -----------------------------
+    @rpc_handler("nova/conductor/manager.py", "ConductorManager.object_action")
+    def object_action(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """A compute's object saves (and the reads made with them): each is charged
+        ``object_action``'s (a read ``object_class_action``'s) service time."""
+        yield from self._serve_objects(msg)
+
+    @rpc_handler("nova/conductor/manager.py", "ConductorManager.object_class_action")
+    def object_class_action(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """A compute's object reads (modern ``object_class_action_versions``)."""
+        yield from self._serve_objects(msg)
+
+    def _serve_objects(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        args = msg.args
+        periodic = args.get("periodic")
+        if periodic is not None:  # the reports and audits of a second, each expiring on its own
+            (reports, audits), (report_ttl, audit_ttl) = periodic, args["expires"]
+            live = audits if msg.wait < audit_ttl else 0
+            writes, reads = (reports if msg.wait < report_ttl else 0) + live, 2 * live
+        else:
+            ttl = args["expires"]
+            if ttl is not None and msg.wait >= ttl:
+                return  # expired in the queue: oslo.messaging gives a call's message its timeout as TTL
+            writes, reads = args["calls"].writes, args["calls"].reads
+        self.objects_served[0] += writes
+        self.objects_served[1] += reads
+        bg = msg.background
+        if writes:
+            yield from self.busy("object_action", msg.ctx, writes, bg)
+        if reads:
+            yield from self.busy("object_class_action", msg.ctx, reads, bg)
+        if msg.kind == "call":
+            self.bus.reply(msg, self.who)
 
     def _no_valid_host(self, msg: Message, error: Exception) -> None:
         req = msg.ctx

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from models.object_calls import KILO_STEPS, MODERN_STEPS, ObjectCalls
+
 
 @dataclass(frozen=True)
 class Release:
@@ -84,6 +86,8 @@ class Release:
     conductor_migrate_server_event: bool
     #: instance action events record the host they ran on (Pike on)
     action_events_record_host: bool
+    #: the object calls nova-compute makes to nova-conductor at each step of a move
+    object_calls: Mapping[str, ObjectCalls]
 
     def long_call(self, conf: Any) -> tuple[float, float | None]:
         """(timeout, call monitor) of a long call: modern Nova's ``long_rpc_timeout``
@@ -128,6 +132,7 @@ KILO = Release(
     rollback_keeps_vm_state=False,
     conductor_migrate_server_event=False,
     action_events_record_host=False,
+    object_calls=KILO_STEPS,
 )
 
 MODERN = Release(
@@ -161,6 +166,7 @@ MODERN = Release(
     rollback_keeps_vm_state=True,
     conductor_migrate_server_event=True,
     action_events_record_host=True,
+    object_calls=MODERN_STEPS,
 )
 
 #: the releases a scenario may name, by ``nova.release``

@@ -19,8 +19,9 @@ import simpy
 
 from models.instance_actions import EventReporter, InstanceActions
 from models.notifications import NotificationFormat
+from models.object_calls import ConductorUnreachable
 from models.steps import NovaFunction, declared_steps
-from simulator.engine.bus import Message, MessageBus
+from simulator.engine.bus import Message, MessageBus, MessagingTimeout
 from simulator.engine.distributions import Sampler
 from simulator.engine.environment import Environment
 from simulator.engine.recorder import TraceRecorder
@@ -114,9 +115,11 @@ class NovaService:
         req.queue_wait += msg.wait
         rec = self.trace
         attempt = req.attempt  # the attempt this handler began in, for both ends of its step
-        rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
-                 msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
-                 msg=msg.id, attempt=attempt)
+        traced = msg.traced
+        if traced:
+            rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
+                     msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
+                     msg=msg.id, attempt=attempt)
         # the run does not end while a handler works (a request an operator gave up on
         # may still have its disks copying); a crash ends the handler, and the hold
         book = self.book
@@ -129,6 +132,13 @@ class NovaService:
             broker = self.bus.broker
             if broker.blocks(self.who, req):  # it sent while RabbitMQ is down:
                 yield broker.back             # its retries hold it until it is back
+        except ConductorUnreachable as exc:
+            # an object call went unanswered: the handler stops where it stands, the
+            # instance as last saved (Nova's error handling cannot save either, nor
+            # can the events finish); nothing will move it on
+            self.struck(req, "conductor_unreachable", message=str(exc))
+            self.book.finish(req, "stuck", MessagingTimeout.__name__)
+            events = None
         except simpy.Interrupt:  # the process crashed: this message is gone
             rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "fault",
                      "handler_lost", method=msg.method, msg=msg.id, attempt=attempt)
@@ -138,8 +148,9 @@ class NovaService:
             book.unhold()
         if events:
             self.events.finish(msg, events, self.env.now)
-        rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
-                 msg.method, worker=worker, msg=msg.id, attempt=attempt)
+        if traced:
+            rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
+                     msg.method, worker=worker, msg=msg.id, attempt=attempt)
 
     def raised(self) -> None:
         """The running handler lets Nova's exception escape (after Nova's decorators
@@ -149,10 +160,12 @@ class NovaService:
             self.events.raised(msg)
 
     # -- helpers for handlers ---------------------------------------------------------
-    def busy(self, op: str, req: "Context") -> Generator[simpy.Event, Any, None]:
-        """The handler's own processing time for ``op`` (for ``req``)."""
+    def busy(self, op: str, req: "Context", times: int = 1,
+             background: bool = False) -> Generator[simpy.Event, Any, None]:
+        """The handler's own processing time for ``op`` (for ``req``), ``times`` over
+        (``background``: periodic work, which keeps no run alive)."""
         sampler = self.service_times.get(op) or self.service_times["default"]
-        t = sampler(self.rng)
+        t = sampler(self.rng) if times == 1 else sum(sampler(self.rng) for _ in range(times))
         faults = self.faults
         if faults:  # service_slow
             factor = faults.slow_factor(self.service[len("nova-"):], self.env.now)
@@ -160,7 +173,7 @@ class NovaService:
                 self.struck(req, "service_slow", operation=op, factor=factor, seconds=round(t * factor, 6))
                 t *= factor
         if t > 0:
-            yield self.env.timeout(t)
+            yield self.env.background(t) if background else self.env.timeout(t)
 
     def notify(self, req: "Request", event_type: str, **payload: Any) -> None:
         """Send a notification, named by its versioned event type, in the deployment's

@@ -11,7 +11,8 @@ GIB = 1024 ** 3
 
 def tiny(**overrides: Any) -> dict[str, Any]:
     """A two-host cloud with one instance and every time constant (copies bound by the
-    NICs alone), so a run's timing can be computed by hand, with versioned notifications.
+    NICs alone), so a run's timing can be computed by hand, with versioned notifications
+    and the compute writing the database itself (``use_local``).
     Keys given replace the defaults at the top level (``nova``'s are added to it)."""
     base: dict[str, Any] = {
         "name": "tiny",
@@ -36,8 +37,9 @@ def tiny(**overrides: Any) -> dict[str, Any]:
         # copies at line rate: no per-stream limit (the tests of the limits set them)
         "copy": {"cipher_mibps": None, "compress_mibps": None},
         "workload": [{"op": "resize", "flavor": "medium", "instance": "vm1", "at": 10}],
-        # the names of Nova's functional tests; a test's own ``nova`` keys are added
-        "nova": {"notification_format": "versioned"},
+        # the names of Nova's functional tests, and no object calls to the conductor
+        # (tests/test_object_calls.py has them); a test's own ``nova`` keys are added
+        "nova": {"notification_format": "versioned", "use_local": True},
     }
     overrides = copy.deepcopy(overrides)
     base["nova"].update(overrides.pop("nova", {}))

@@ -79,6 +79,9 @@ class Nova(Strict):
     #: how often the clean shutdown re-sends the ACPI request (libvirt driver)
     shutdown_retry_interval: Interval = 10.0
     rpc_response_timeout: PosSeconds = 60.0
+    #: ``[conductor] use_local``: nova-compute writes the database itself instead of
+    #: calling nova-conductor for every object (Kilo's option; modern Nova has none)
+    use_local: bool = False
     #: how long the long calls wait in modern Nova (``select_destinations``, the
     #: reschedule's ``migrate_server``), heartbeats permitting; Kilo has no such option
     long_rpc_timeout: Optional[PosSeconds] = None

@@ -135,6 +135,10 @@ def build_hops(records: Iterable[dict[str, Any]], explain: list[SchedulingRecord
             hop.lines.append(("note", f"notification {name}" + (f" ({rec['error']})" if rec.get("error") else "")))
         elif ev == "instance_fault":
             hop.lines.append(("err", f"instance fault {name}: {rec.get('message', '')}"))
+        elif ev == "objects":
+            w, r = rec["writes"], rec["reads"]
+            hop.lines.append(("dim", f"database: {w} save{'s' * (w != 1)}" + (f", {r} read{'s' * (r != 1)}" if r else "")
+                                     + f" as calls to nova-conductor ({rec['seconds'] * 1000:.0f} ms)"))
         elif ev == "step.end" and name == "resize_claim":
             if rec.get("ok"):
                 hop.lines.append(("res", "resource tracker: resize_claim fits"))

@@ -47,6 +47,8 @@ def service_stats(cloud: Cloud, now: float, since: float = 0.0,
             "mean_queue": round(queued / span, 6) if span > 0 else 0.0,
             "max_queue": max(p.queued.max for p in pools),
         }
+    writes, reads = cloud.conductor.objects_served
+    out["nova-conductor"]["object_calls"] = {"writes": writes, "reads": reads}
     return out
 
 

@@ -53,11 +53,12 @@ class Message:
     """One RPC message. ``ctx`` is the caller's request context (request, instance)."""
 
     __slots__ = ("id", "kind", "topic", "method", "args", "ctx", "sender", "sent_at",
-                 "enqueued_at", "wait", "behind", "worker", "reply_event", "started_at", "ended_at")
+                 "enqueued_at", "wait", "behind", "worker", "reply_event", "started_at", "ended_at", "traced",
+                 "background")
 
     def __init__(self, id: int, kind: str, topic: str, method: str, args: dict[str, Any],
                  ctx: Any, sender: tuple[str, str | None], sent_at: float,
-                 reply_event: simpy.Event | None = None):
+                 reply_event: simpy.Event | None = None, traced: bool = True):
         self.id = id
         self.kind = kind
         self.topic = topic
@@ -74,6 +75,12 @@ class Message:
         #: when a worker began handling it, and when that handler ended (or was lost)
         self.started_at: float | None = None
         self.ended_at: float | None = None
+        #: its hops are recorded in the trace (not so for high-volume traffic that
+        #: its sender sums up itself)
+        self.traced = traced
+        #: background traffic: its transit (and its handler's work) never keeps a run
+        #: alive by itself (``Environment.background``)
+        self.background = False
 
 
 class Broker:
@@ -166,19 +173,21 @@ class MessageBus:
         return self.consumer(topic).queue_depth()
 
     def cast(self, sender: tuple[str, str | None], topic: str, method: str,
-             args: dict[str, Any], ctx: Any) -> Message:
-        """Send and forget."""
-        msg = Message(next(self._ids), "cast", topic, method, args, ctx, sender, self.env.now)
+             args: dict[str, Any], ctx: Any, traced: bool = True, background: bool = False) -> Message:
+        """Send and forget (``traced``: record its hops in the trace; ``background``:
+        periodic traffic that keeps no run alive)."""
+        msg = Message(next(self._ids), "cast", topic, method, args, ctx, sender, self.env.now, traced=traced)
+        msg.background = background
         self._send(msg, "rpc.cast")
         return msg
 
     def call(self, sender: tuple[str, str | None], topic: str, method: str,
              args: dict[str, Any], ctx: Any, timeout: float | None,
-             monitor: float | None = None) -> simpy.Event:
+             monitor: float | None = None, traced: bool = True) -> simpy.Event:
         """Send and return the event of the reply (or of the timeout). ``monitor``:
         give up that long after the send or the callee's last heartbeat."""
         reply = self.env.event()
-        msg = Message(next(self._ids), "call", topic, method, args, ctx, sender, self.env.now, reply)
+        msg = Message(next(self._ids), "call", topic, method, args, ctx, sender, self.env.now, reply, traced)
         self._send(msg, "rpc.call", timeout=timeout)
         if monitor is not None:
             first = monitor if timeout is None else min(monitor, timeout)
@@ -200,10 +209,11 @@ class MessageBus:
             raise ValueError("only a call can be replied to")
         ctx = msg.ctx
         latency = self.latency()
-        self.recorder.emit(self.env.now, ctx.request, ctx.instance, sender[0], sender[1],
-                           "rpc.reply", msg.method, to_service=msg.sender[0], to_host=msg.sender[1],
-                           msg=msg.id, error=type(error).__name__ if error else None,
-                           attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
+        if msg.traced:
+            self.recorder.emit(self.env.now, ctx.request, ctx.instance, sender[0], sender[1],
+                               "rpc.reply", msg.method, to_service=msg.sender[0], to_host=msg.sender[1],
+                               msg=msg.id, error=type(error).__name__ if error else None,
+                               attempt=ctx.attempt, arrives=round(self.env.now + latency, 6))
         self.sent += 1
         self._after(latency, partial(self._answer, msg, value, error, on_drop, on_orphan), sender, ctx)
 
@@ -234,11 +244,15 @@ class MessageBus:
                 self.sent += 1
                 self.lost += 1
                 return
-        self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
-                           event, msg.method, topic=msg.topic, to_service=consumer.service,
-                           to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,
-                           arrives=round(self.env.now + latency, 6))
+        if msg.traced:
+            self.recorder.emit(self.env.now, ctx.request, ctx.instance, msg.sender[0], msg.sender[1],
+                               event, msg.method, topic=msg.topic, to_service=consumer.service,
+                               to_host=consumer.host, msg=msg.id, attempt=ctx.attempt,
+                               arrives=round(self.env.now + latency, 6))
         self.sent += 1
+        if msg.background and not self.broker.down:
+            self.env.background(latency).callbacks.append(partial(self._deliver, consumer, msg))
+            return
         self._after(latency, partial(self._deliver, consumer, msg), msg.sender, ctx)
 
     def _after(self, latency: float, arrive: Callable[[simpy.Event], None],

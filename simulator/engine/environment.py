@@ -30,12 +30,15 @@ class Environment(simpy.Environment):
         #: whether something waits for a background event to happen
         self.waiting: Callable[[], bool] = lambda: False
 
-    def background(self, delay: float) -> simpy.Event:
-        """An event that fires ``delay`` from now if the run goes on that long."""
+    def background(self, delay: float, at_once: bool = False) -> simpy.Event:
+        """An event that fires ``delay`` from now if the run goes on that long.
+        ``at_once``: its callbacks run as it is taken from the schedule, leaving nothing
+        queued at that instant for another event to see as work still to come (a
+        periodic tick; ``next_time`` then says only what the tick itself started)."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
         event = self.event()
-        heappush(self._background, (self._now + delay, next(self._order), event))
+        heappush(self._background, (self._now + delay, next(self._order), event, at_once))
         return event
 
     def _background_due(self) -> bool:
@@ -53,8 +56,14 @@ class Environment(simpy.Environment):
     def step(self) -> None:
         self.events_processed += 1
         if self._background_due():
-            self._now, _, event = heappop(self._background)
-            event.succeed()
+            self._now, _, event, at_once = heappop(self._background)
+            if at_once:
+                event._ok, event._value = True, None
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+            else:
+                event.succeed()
             return
         super().step()
 

@@ -68,6 +68,11 @@ class WorkerPool:
     def queue_depth(self) -> int:
         return len(self.queue)
 
+    def holds_foreground(self) -> bool:
+        """Whether this running pool has a job queued that is not background traffic
+        (something waits for the background work ahead of it to end)."""
+        return not self.stopped and any(not getattr(j, "background", False) for j in self.queue)
+
     def drop_queue(self) -> int:
         """Lose every job waiting (the broker restarted); return how many."""
         n = len(self.queue)
