@@ -14,6 +14,7 @@ scheduling again. A failure also puts the migration in ``error``.
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any, Generator
 
 import simpy
@@ -24,7 +25,7 @@ from models.release import Release
 from models.request import Request
 from models.request_spec import RequestSpec, RequestSpecs
 from models.scheduler import Selection
-from models.service import NovaService, ServiceDeps
+from models.service import NovaService, ServiceDeps, service_seconds
 from models.steps import rpc_handler
 from simulator.engine.bus import Message, MessagingTimeout
 from simulator.engine.distributions import Sampler
@@ -46,6 +47,7 @@ class NovaConductor(NovaService):
         #: object calls served for the computes: [writes, reads]
         self.objects_served = [0, 0]
         # wrap_instance_event(prefix='conductor') (Newton on), then EventReporter('cold_migrate')
+        self.pool.timed = self._object_work
         self.events.names = {"migrate_server": ("conductor_migrate_server", "cold_migrate")
                                 if release.conductor_migrate_server_event else ("cold_migrate",)}
 
@@ -163,6 +165,7 @@ class NovaConductor(NovaService):
             self.bus.reply(msg, self.who, value=req.dest)
 
     # -- the computes' object traffic (models.object_calls) -----------------------------
+    # (their work is timed by the worker pool itself, ``_object_work``: no process each)
     @rpc_handler("nova/conductor/manager.py", "ConductorManager.object_action")
     def object_action(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """A compute's object saves (and the reads made with them): each is charged
@@ -175,6 +178,17 @@ class NovaConductor(NovaService):
         yield from self._serve_objects(msg)
 
     def _serve_objects(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        seconds, then, _ = self._object_work(msg)
+        yield self.env.timeout(seconds)
+        if then is not None:
+            then()
+
+    def _object_work(self, msg: Message) -> tuple[float, Any, bool] | None:
+        """For the worker pool: (the seconds the objects of ``msg`` take, the reply to
+        send then, whether it is background work); None for another message."""
+        if not msg.method.startswith("object_"):
+            return None
+        msg.ctx.queue_wait += msg.wait
         args = msg.args
         periodic = args.get("periodic")
         if periodic is not None:  # the reports and audits of a second, each expiring on its own
@@ -184,17 +198,15 @@ class NovaConductor(NovaService):
         else:
             ttl = args["expires"]
             if ttl is not None and msg.wait >= ttl:
-                return  # expired in the queue: oslo.messaging gives a call's message its timeout as TTL
+                # expired in the queue: oslo.messaging gives a call's message its timeout as TTL
+                return 0.0, None, msg.background
             writes, reads = args["calls"].writes, args["calls"].reads
         self.objects_served[0] += writes
         self.objects_served[1] += reads
-        bg = msg.background
-        if writes:
-            yield from self.busy("object_action", msg.ctx, writes, bg)
-        if reads:
-            yield from self.busy("object_class_action", msg.ctx, reads, bg)
-        if msg.kind == "call":
-            self.bus.reply(msg, self.who)
+        seconds = (service_seconds(self, "object_action", msg.ctx, writes) if writes else 0.0) + \
+            (service_seconds(self, "object_class_action", msg.ctx, reads) if reads else 0.0)
+        then = partial(self.bus.reply, msg, self.who) if msg.kind == "call" else None
+        return seconds, then, msg.background
 
     def _no_valid_host(self, msg: Message, error: Exception) -> None:
         req = msg.ctx

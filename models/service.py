@@ -112,14 +112,15 @@ class NovaService:
 
     def _handle(self, msg: Message, worker: int) -> Generator[simpy.Event, Any, None]:
         req = msg.ctx
+        if not msg.traced:  # object calls: no trace, no events; their caller waits with its own timer
+            yield from self._dispatch[msg.method](msg)
+            return
         req.queue_wait += msg.wait
         rec = self.trace
         attempt = req.attempt  # the attempt this handler began in, for both ends of its step
-        traced = msg.traced
-        if traced:
-            rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
-                     msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
-                     msg=msg.id, attempt=attempt)
+        rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.start",
+                 msg.method, worker=worker, wait=round(msg.wait, 6), behind=msg.behind,
+                 msg=msg.id, attempt=attempt)
         # the run does not end while a handler works (a request an operator gave up on
         # may still have its disks copying); a crash ends the handler, and the hold
         book = self.book
@@ -148,9 +149,8 @@ class NovaService:
             book.unhold()
         if events:
             self.events.finish(msg, events, self.env.now)
-        if traced:
-            rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
-                     msg.method, worker=worker, msg=msg.id, attempt=attempt)
+        rec.emit(self.env.now, req.request, req.instance, self.service, self.host, "step.end",
+                 msg.method, worker=worker, msg=msg.id, attempt=attempt)
 
     def raised(self) -> None:
         """The running handler lets Nova's exception escape (after Nova's decorators
@@ -160,20 +160,11 @@ class NovaService:
             self.events.raised(msg)
 
     # -- helpers for handlers ---------------------------------------------------------
-    def busy(self, op: str, req: "Context", times: int = 1,
-             background: bool = False) -> Generator[simpy.Event, Any, None]:
-        """The handler's own processing time for ``op`` (for ``req``), ``times`` over
-        (``background``: periodic work, which keeps no run alive)."""
-        sampler = self.service_times.get(op) or self.service_times["default"]
-        t = sampler(self.rng) if times == 1 else sum(sampler(self.rng) for _ in range(times))
-        faults = self.faults
-        if faults:  # service_slow
-            factor = faults.slow_factor(self.service[len("nova-"):], self.env.now)
-            if factor != 1.0:
-                self.struck(req, "service_slow", operation=op, factor=factor, seconds=round(t * factor, 6))
-                t *= factor
+    def busy(self, op: str, req: "Context") -> Generator[simpy.Event, Any, None]:
+        """The handler's own processing time for ``op`` (for ``req``)."""
+        t = service_seconds(self, op, req)
         if t > 0:
-            yield self.env.background(t) if background else self.env.timeout(t)
+            yield self.env.timeout(t)
 
     def notify(self, req: "Request", event_type: str, **payload: Any) -> None:
         """Send a notification, named by its versioned event type, in the deployment's
@@ -223,3 +214,17 @@ class NovaService:
 
     def save(self, req: "Request", **changes: Any) -> None:
         self.db.save(self.env.now, self.who, req.target, req, **changes)
+
+
+def service_seconds(svc: NovaService, op: str, req: "Context", times: int = 1) -> float:
+    """``svc``'s processing time for ``op``, ``times`` over, drawn from its
+    ``service_time`` and stretched by a ``service_slow`` fault (recorded for ``req``)."""
+    sampler = svc.service_times.get(op) or svc.service_times["default"]
+    t = sampler(svc.rng) if times == 1 else sum(sampler(svc.rng) for _ in range(times))
+    faults = svc.faults
+    if faults:  # service_slow
+        factor = faults.slow_factor(svc.service[len("nova-"):], svc.env.now)
+        if factor != 1.0:
+            svc.struck(req, "service_slow", operation=op, factor=factor, seconds=round(t * factor, 6))
+            t *= factor
+    return t

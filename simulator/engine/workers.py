@@ -41,6 +41,11 @@ class WorkerPool:
         self.stopped = False
         self._running: dict[int, simpy.Process] = {}
         self.lost = 0
+        #: a job's work done without a process, for high-volume jobs that only take
+        #: time: returns (seconds, what to do at the end, whether it is background
+        #: work), or None for a job the handler runs as usual
+        self.timed: Callable[[Any], tuple[float, Callable[[], None] | None, bool] | None] | None = None
+        self._timed_running: dict[int, Any] = {}
 
     def submit(self, job: Any) -> None:
         """Hand a job to a free worker, or queue it behind the others."""
@@ -87,7 +92,22 @@ class WorkerPool:
         job.started_at = now
         self.waits.add(job.wait)
         self.busy.add(now, 1)
+        work = self.timed(job) if self.timed is not None else None
+        if work is not None:
+            seconds, then, background = work
+            self._timed_running[worker] = job
+            ev = self.env.background(seconds) if background else self.env.timeout(seconds)
+            ev.callbacks.append(lambda _ev: self._timed_done(job, worker, then))
+            return
         self._running[worker] = self.env.process(self._run(job, worker))
+
+    def _timed_done(self, job: Any, worker: int, then: Callable[[], None] | None) -> None:
+        if self._timed_running.get(worker) is not job:
+            return  # lost in a crash meanwhile
+        del self._timed_running[worker]
+        if then is not None:
+            then()
+        self._finished(job, worker)
 
     def stop(self) -> None:
         """The process crashes: handlers in progress are lost (their messages were
@@ -96,6 +116,10 @@ class WorkerPool:
         for proc in list(self._running.values()):
             if proc.is_alive:
                 proc.interrupt("crash")
+        for worker, job in list(self._timed_running.items()):
+            del self._timed_running[worker]
+            self.lost += 1
+            self._finished(job, worker)
 
     def start(self) -> None:
         """The process is back: it consumes its queue again, in order."""
@@ -111,15 +135,19 @@ class WorkerPool:
         except simpy.Interrupt:
             self.lost += 1
         finally:
-            now = self.env.now
-            job.ended_at = now
             self._running.pop(worker, None)
-            self.busy.add(now, -1)
-            if self.queue and not self.stopped:
-                nxt = self.queue.popleft()
-                self.queued.set(now, len(self.queue))
-                if self.depth_series is not None:
-                    self.depth_series.append((now, len(self.queue)))
-                self._start(nxt, worker)
-            else:
-                self._free.append(worker)
+            self._finished(job, worker)
+
+    def _finished(self, job: Any, worker: int) -> None:
+        """The worker is free: it takes the next job queued, if any."""
+        now = self.env.now
+        job.ended_at = now
+        self.busy.add(now, -1)
+        if self.queue and not self.stopped:
+            nxt = self.queue.popleft()
+            self.queued.set(now, len(self.queue))
+            if self.depth_series is not None:
+                self.depth_series.append((now, len(self.queue)))
+            self._start(nxt, worker)
+        else:
+            self._free.append(worker)
