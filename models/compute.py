@@ -25,7 +25,7 @@ from models.exceptions import (ComputeResourcesUnavailable, NoValidHost, RESET_O
                                ResizeError)
 from models.liveness import Liveness
 from models.network import CopyStalled
-from models.object_calls import ObjectIndirection
+from models.object_calls import ConductorUnreachable, ObjectIndirection
 from models.release import Release
 from models.request import Request
 from models.resource_audit import ResourceAudit
@@ -103,7 +103,14 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
                 yield from self._reschedule_resize_or_reraise(msg, exc)
                 return
             self.step(req, "resize_claim", "end", ok=True)
-        yield from self.objects(req, "prep_resize")
+        try:
+            # (the claim taken here, Kilo's, is this handler's to give back if superseded)
+            if not (yield from self.objects(req, "prep_resize", None if self.release.placement else (self.index, flavor))):
+                return
+        except ConductorUnreachable:
+            if not self.release.placement:  # Kilo: the exception leaves resize_claim, which aborts
+                self.hosts.release(self.index, flavor, self.env.now)
+            raise
         if not self.release.conductor_creates_migration:
             self.db.create_migration(inst, source, self.index, inst.flavor, flavor, req)
         self.save(req, migration_status=states.PRE_MIGRATING, claimed=self.host)
@@ -113,7 +120,7 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
 
     def _reschedule_resize_or_reraise(self, msg: Message, error: Exception) -> Generator[simpy.Event, Any, None]:
         req = msg.ctx
-        yield from self.objects(req, "reschedule")
+        yield from self.objects(req, "reschedule", check=False)  # its claim is given back already
         self.save(req, task_state=states.RESIZE_PREP)
         retry = msg.args.get("alternates") if self.release.placement else msg.args["retry"]
         rescheduled = False
@@ -166,7 +173,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
         yield from self.busy("resize_instance", req)
         if self.superseded(req):
             return
-        yield from self.objects(req, "resize_instance")
+        if not (yield from self.objects(req, "resize_instance")):
+            return
         self.save(req, migration_status=states.MIGRATING)
         if inst.task_state != states.RESIZE_PREP:
             # e.g. a late cast after the request was given up: the save expecting
@@ -174,17 +182,13 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
             return self._unexpected_task_state(req, states.RESIZE_PREP)
         self.save(req, task_state=states.RESIZE_MIGRATING)
         self.notify(req, "instance.resize.start")
-        # driver.migrate_disk_and_power_off; its InstanceFaultRollback restores ACTIVE
-        # (Kilo) or the vm_state it had (modern)
-        rollback_state = inst.old_vm_state if self.release.rollback_keeps_vm_state else states.ACTIVE
-        if m.new_flavor.root_gb < m.old_flavor.root_gb or m.new_flavor.ephemeral_gb < m.old_flavor.ephemeral_gb:
-            return self._rollback(req, ResizeError("Resize error: Unable to resize disk down."), rollback_state)
+        # driver.migrate_disk_and_power_off
         faults = self.faults
-        failure = faults.copy_failure(m.source, self.env.now) if faults else None
-        if failure == "host_key_verification":  # ssh mkdir on the destination fails
-            self.struck(req, "copy_fail", reason=failure)
-            error = ResizeError("Resize error: not able to execute ssh command: Host key verification failed.")
-            return self._rollback(req, error, rollback_state)
+        refused, failure = self._refused_before_power_off(req, m)
+        if refused is not None:
+            # InstanceFaultRollback restores ACTIVE (Kilo) or the vm_state it had (modern)
+            return self._rollback(req, refused, inst.old_vm_state if self.release.rollback_keeps_vm_state
+                                  else states.ACTIVE)
         driver = self.driver
         hung = inst.power_on and bool(faults and faults.power_off_failure(m.source, self.env.now))
         req.enter("power_off", self.env.now)
@@ -212,13 +216,26 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
             return self._copy_failed(req, fail_at, None) if stalled is None else \
                 self._copy_failed(req, None, str(stalled))
         req.enter("resize_instance", self.env.now)
-        yield from self.objects(req, "resize_instance.end")
+        if not (yield from self.objects(req, "resize_instance.end")):
+            return
         self.save(req, migration_status=states.POST_MIGRATING)
         inst.host = m.dest
         self.save(req, task_state=states.RESIZE_MIGRATED)
         req.enter("finish_resize", self.env.now)
         self.bus.cast(self.who, f"compute.{self.hosts.names[m.dest]}", "finish_resize", {}, req)
         self.notify(req, "instance.resize.end")
+
+    def _refused_before_power_off(self, req: Request, m: Any) -> tuple[ResizeError | None, str | None]:
+        """The driver's checks before it touches the guest: no disk shrinks, then the
+        ssh ``mkdir`` of the instance directory on the destination. Returns the error,
+        and the copy failure the fault plan drew for this move (None: none)."""
+        if m.new_flavor.root_gb < m.old_flavor.root_gb or m.new_flavor.ephemeral_gb < m.old_flavor.ephemeral_gb:
+            return ResizeError("Resize error: Unable to resize disk down."), None
+        failure = self.faults.copy_failure(m.source, self.env.now) if self.faults else None
+        if failure == "host_key_verification":
+            self.struck(req, "copy_fail", reason=failure)
+            return ResizeError("Resize error: not able to execute ssh command: Host key verification failed."), failure
+        return None, failure
 
     # -- destination: finish_resize -----------------------------------------------------
     @rpc_handler(MANAGER_PY, "ComputeManager.finish_resize")
@@ -231,7 +248,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
             return
         if inst.task_state != states.RESIZE_MIGRATED:
             return self._unexpected_task_state(req, states.RESIZE_MIGRATED)
-        yield from self.objects(req, "finish_resize")
+        if not (yield from self.objects(req, "finish_resize")):
+            return
         self.db.set_flavor(inst, m.new_flavor)
         self.save(req, task_state=states.RESIZE_FINISH)
         self.notify(req, "instance.resize_finish.start")
@@ -255,7 +273,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
             inst.disks, inst.disk_used_gb = flat
         if power_on:  # the guest OS comes up after the move (not part of its latency)
             req.ready = self.env.now + self.driver.guest_os_boot()
-        yield from self.objects(req, "finish_resize.end")
+        if not (yield from self.objects(req, "finish_resize.end")):
+            return
         m.finished_at = self.env.now
         self.save(req, migration_status=states.FINISHED)
         self.save(req, vm_state=states.RESIZED, task_state=None)
@@ -275,7 +294,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
             return
         if m.status == states.CONFIRMED:
             return
-        yield from self.objects(req, "confirm_resize")
+        if not (yield from self.objects(req, "confirm_resize")):
+            return
         self.notify(req, "instance.resize_confirm.start")
         # driver.confirm_migration: delete <instance dir>_resize, undefine the old domain
         self.save(req, migration_status=states.CONFIRMED)
@@ -294,7 +314,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
         yield from self.busy("revert_resize", req)
         if self.superseded(req):
             return
-        yield from self.objects(req, "revert_resize")
+        if not (yield from self.objects(req, "revert_resize")):
+            return
         self.notify(req, "instance.exists")
         # driver.destroy: the guest and (storage not shared) its disks on this host
         self.hosts.release(m.dest, m.new_flavor, self.env.now)  # drop_resize_claim
@@ -312,7 +333,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
         yield from self.busy("finish_revert_resize", req)
         if self.superseded(req):
             return
-        yield from self.objects(req, "finish_revert_resize")
+        if not (yield from self.objects(req, "finish_revert_resize")):
+            return
         self.notify(req, "instance.resize_revert.start")
         self.db.set_flavor(inst, m.old_flavor)
         inst.host = m.source
@@ -325,7 +347,8 @@ class NovaCompute(MoveFailures, UnconfirmedResizes, ObjectIndirection, NovaServi
         self.step(req, "finish_revert_migration", "end", seconds=round(seconds, 6))
         if not self._still_expected(req, states.RESIZE_REVERTING):
             return
-        yield from self.objects(req, "finish_revert_resize.end")
+        if not (yield from self.objects(req, "finish_revert_resize.end")):
+            return
         inst.power_on = power_on
         self.save(req, vm_state=states.ACTIVE if power_on else states.STOPPED, task_state=None)
         self.notify(req, "instance.resize_revert.end")

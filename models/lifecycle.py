@@ -43,6 +43,7 @@ class RequestBook:
         #: the users' answer at VERIFY_RESIZE: whether they will confirm or revert
         #: (set by the build step: the workload's ``at_verify_resize``)
         self.user_action: Callable[[Request], bool] = lambda req: False
+        self._looking = False
         if self.open == 0:
             self.done.succeed()
 
@@ -133,8 +134,17 @@ class RequestBook:
         self._maybe_done()
 
     def _maybe_done(self) -> None:
-        if self.open == 0 and self.pending == 0 and not self.done.triggered:
-            self.done.succeed()
+        """Nothing is open: the run is over, unless something begins in this same
+        instant (a handler taking the next message as the last one ends): looked at
+        again once the instant's other events have run."""
+        if self.open == 0 and self.pending == 0 and not self.done.triggered and not self._looking:
+            self._looking = True
+
+            def look_again(_ev: Any) -> None:
+                self._looking = False
+                if self.open == 0 and self.pending == 0 and not self.done.triggered:
+                    self.done.succeed()
+            self.env.timeout(0).callbacks.append(look_again)
 
     def close(self, stopped_early: bool) -> None:
         """At the end of the run, name what is still open. Stopped by ``--until``: in

@@ -115,12 +115,16 @@ class ObjectIndirection:
 
     object_steps: Mapping[str, ObjectCalls] | None
 
-    def objects(self, req: Any, step: str) -> Generator[simpy.Event, Any, None]:
+    def objects(self, req: Any, step: str, scheduled: Any = None,
+                check: bool = True) -> Generator[simpy.Event, Any, bool]:
         """Make the object calls of ``step`` and wait for the conductor's answer;
-        raise ConductorUnreachable when none comes in time."""
+        raise ConductorUnreachable when none comes in time. Returns whether the request
+        still owns its instance (a reset and a newer move may have come meanwhile:
+        ``superseded``, giving back ``scheduled``, a claim this handler took; not
+        asked when ``check`` is false)."""
         calls = self._calls(req, step)
         if calls is None:
-            return
+            return True
         t0 = self.env.now
         timeout = self.conf.rpc_response_timeout
         try:
@@ -132,6 +136,7 @@ class ObjectIndirection:
         self.trace.emit(self.env.now, req.request, req.instance, self.service, self.host, "objects", step,
                         writes=calls.writes, reads=calls.reads, seconds=round(self.env.now - t0, 6),
                         attempt=req.attempt)
+        return not (check and self.superseded(req, scheduled))
 
     def objects_sent(self, req: Any, step: str) -> None:
         """The object calls of a step whose answer the simulation does not wait for

@@ -147,6 +147,7 @@ def scenarios(draw):
         "name": "random", "seed": draw(st.integers(0, 1000)), "faults": faults, "operator": operator,
         "nova": {"release": draw(st.sampled_from(["kilo", "modern"])),
                  "max_attempts": draw(st.integers(1, 3)),
+                 "use_local": draw(st.sampled_from([False, False, True])),
                  "allow_resize_to_same_host": draw(st.booleans()),
                  "resize_confirm_window": draw(st.sampled_from([0, 0, 100])),
                  "rpc_response_timeout": draw(st.sampled_from([1, 60])),

@@ -113,3 +113,20 @@ def test_a_conductor_down_longer_than_the_call_s_timeout_leaves_the_move_stuck()
     assert fault["t"] == pytest.approx(copy_end + 60)
     last = events_of(result.trace, 1, "state")[-1]
     assert (last["vm_state"], last["task_state"]) == ("active", "resize_migrating")  # as last saved
+
+
+def test_an_unanswered_claim_save_gives_the_kilo_claim_back():
+    # every message to the conductor takes 2 s more than the 1 s a call waits: the
+    # prep_resize saves go unanswered; the exception leaves resize_claim, which aborts
+    sc = tiny(nova=dict(INDIRECT, rpc_response_timeout=1.5),
+              faults=[{"kind": "message_delay", "topic": "conductor", "extra": 2, "at": 10.1, "for": 100}])
+    from models.build import Sinks, build
+    from models.scenario import load_scenario
+    from simulator.engine.environment import Environment
+    from simulator.engine.random_streams import RandomStreams
+
+    cloud = build(load_scenario(sc), Environment(), RandomStreams(7), Sinks.in_memory())
+    cloud.run()
+    req = cloud.book.requests[0]
+    assert (req.status, req.reason) == ("stuck", "MessagingTimeout")
+    assert list(cloud.hosts.used_ram_mb) == [2048, 0]  # only the instance on its source

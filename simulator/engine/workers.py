@@ -74,9 +74,10 @@ class WorkerPool:
         return len(self.queue)
 
     def holds_foreground(self) -> bool:
-        """Whether this running pool has a job queued that is not background traffic
-        (something waits for the background work ahead of it to end)."""
-        return not self.stopped and any(not getattr(j, "background", False) for j in self.queue)
+        """Whether a job that is not background traffic waits in this running pool for
+        a worker that background work holds (only the end of that work frees one)."""
+        return (not self.stopped and any(getattr(j, "background", False) for j in self._timed_running.values())
+                and any(not getattr(j, "background", False) for j in self.queue))
 
     def drop_queue(self) -> int:
         """Lose every job waiting (the broker restarted); return how many."""
