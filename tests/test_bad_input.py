@@ -60,6 +60,10 @@ def test_the_good_scenario_runs(tmp_path, capsys):
     (("process: poisson", "process: poison"), "workload[0].arrival", "poisson"),
     (('"cmp[01-04]"', '"cmp[04-01]"'), "hosts[0].name", "runs backwards"),
     (('"vm[001-010]"', '"vm[001-010"'), "instances[0].name", "bad name range"),
+    # release details and the conductor (issue 15)
+    (("hosts:", "nova: {notification_format: json}\nhosts:"), "nova.notification_format", "unversioned"),
+    (("hosts:", "nova: {release: modern, long_rpc_timeout: -5}\nhosts:"), "nova.long_rpc_timeout", "greater than 0"),
+    (("hosts:", "nova: {use_local: maybe}\nhosts:"), "nova.use_local", "bool"),
     # disks (issue 14)
     (("disk_used_gb: 8}", "disk_used_gb: 8, image: ubuntu}"), "instances[0].image", "unknown image 'ubuntu'"),
     (("disk_used_gb: 8}", "disk_used_gb: 8, image: u, boot_from_volume: true}\nimages: {u: {size_gb: 2}}"),
